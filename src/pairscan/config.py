@@ -1,0 +1,369 @@
+"""Typed, frozen configuration: `config.yaml` + `.env` loaded and validated once.
+
+One frozen dataclass per pipeline stage. Every key is checked here (type, range, choices,
+unknown keys); a bad one raises `ConfigError` naming the key, the bad value and what is
+allowed. Nothing here does I/O beyond reading the two files, and nothing imports ccxt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from dotenv import dotenv_values
+
+from pairscan.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "config.yaml"
+
+
+def _meta(help_text: str, **limits: Any) -> dict[str, Any]:
+    return {"help": help_text, **limits}
+
+
+@dataclass(frozen=True)
+class ExchangeConfig:
+    """Stage 1 (fetch): which exchange, and how hard to retry it."""
+
+    id: str = field(default="binance", metadata=_meta("ccxt exchange id, or 'demo'"))
+    ccxt_config: Mapping[str, Any] = field(
+        default_factory=dict, metadata=_meta("extra ccxt constructor options"), repr=False
+    )
+    max_retries: int = field(default=5, metadata=_meta("retries per request", min=0, max=20))
+    retry_base_delay_s: float = field(
+        default=1.0, metadata=_meta("first backoff delay, seconds", min=0.0, max=60.0)
+    )
+    retry_max_delay_s: float = field(
+        default=30.0, metadata=_meta("cap on one backoff delay, seconds", min=0.0, max=600.0)
+    )
+    candle_limit: int | None = field(
+        default=None, metadata=_meta("candles per request; null = exchange maximum", min=1, max=5000)
+    )
+
+
+@dataclass(frozen=True)
+class UniverseConfig:
+    """Which symbols to track: an explicit list, else the top N by 24h quote volume."""
+
+    symbols: tuple[str, ...] = field(default=(), metadata=_meta("ccxt unified symbols"))
+    top_n: int = field(default=20, metadata=_meta("markets kept by 24h quote volume", min=1, max=2000))
+    quote: str = field(default="USDT", metadata=_meta("quote currency for top_n"))
+    market_type: Literal["auto", "spot", "swap"] = field(
+        default="auto", metadata=_meta("market type for top_n")
+    )
+    exclude: tuple[str, ...] = field(default=(), metadata=_meta("symbols never selected"))
+    stablecoins: tuple[str, ...] = field(
+        default=(
+            "USDT", "USDC", "FDUSD", "TUSD", "BUSD", "DAI", "USDP", "USDD", "PYUSD",
+            "USDE", "USD1", "RLUSD", "EURI", "AEUR", "EUR", "GUSD", "SUSD", "UST", "USTC",
+        ),
+        metadata=_meta("bases treated as stablecoins (stable/stable markets are skipped)"),
+    )
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """Stage 2 (cache): where and how candles and funding rates are stored."""
+
+    backend: Literal["parquet", "sqlite"] = field(default="parquet", metadata=_meta("store"))
+    timeframe: str = field(
+        default="1h",
+        metadata=_meta("a ccxt timeframe such as 1m, 5m, 1h, 4h, 1d", pattern=r"[1-9][0-9]*[smhdwMy]"),
+    )
+    history_days: int = field(
+        default=365, metadata=_meta("days fetched for a symbol not yet cached", min=1, max=3650)
+    )
+    refetch_bars: int = field(
+        default=2, metadata=_meta("last cached bars fetched again (revisions)", min=0, max=100)
+    )
+    max_ffill_bars: int = field(
+        default=3, metadata=_meta("longest gap forward-filled when aligning, bars", min=0, max=1000)
+    )
+    funding: bool = field(default=True, metadata=_meta("cache funding rates of perpetuals"))
+    adv_days: int = field(default=30, metadata=_meta("ADV window, days", min=1, max=365))
+    vwap_bars: int = field(default=24, metadata=_meta("rolling VWAP window, bars", min=1, max=10000))
+    spread_window_bars: int = field(
+        default=168, metadata=_meta("spread estimator averaging window, bars", min=2, max=10000)
+    )
+    spread_estimator: Literal["abdi_ranaldo", "corwin_schultz"] = field(
+        default="abdi_ranaldo", metadata=_meta("high/low bid-ask spread estimator")
+    )
+    stale_after_bars: int = field(
+        default=2, metadata=_meta("a series older than this many bars is stale", min=1, max=10000)
+    )
+
+
+@dataclass(frozen=True)
+class StatsConfig:
+    """Stage 3 (stats). Keys arrive with the statistics core."""
+
+
+@dataclass(frozen=True)
+class SignalsConfig:
+    """Stage 4 (signals). Keys arrive with the state machine."""
+
+
+@dataclass(frozen=True)
+class SizingConfig:
+    """Stage 5 (sizing). Keys arrive with the sizer."""
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """Backtest. Keys arrive with the simulator."""
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Stage 6 (tickets and notify). Keys arrive with the notifiers."""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Values read from the environment or `.env`; never printed (repr hides them)."""
+
+    exchange_api_key: str | None = field(default=None, repr=False)
+    exchange_api_secret: str | None = field(default=None, repr=False)
+    slack_webhook_url: str | None = field(default=None, repr=False)
+    telegram_bot_token: str | None = field(default=None, repr=False)
+    telegram_chat_id: str | None = field(default=None, repr=False)
+
+    def values(self) -> tuple[str, ...]:
+        """Every non-empty secret, for redaction of logs and error messages."""
+        found = (getattr(self, f.name) for f in dataclasses.fields(self))
+        return tuple(v for v in found if v)
+
+
+_ENV_NAMES = {
+    "exchange_api_key": "EXCHANGE_API_KEY",
+    "exchange_api_secret": "EXCHANGE_API_SECRET",
+    "slack_webhook_url": "SLACK_WEBHOOK_URL",
+    "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
+    "telegram_chat_id": "TELEGRAM_CHAT_ID",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole run configuration; build it with `load_config`, never by hand in jobs."""
+
+    data_dir: Path = field(default=Path("data"), metadata=_meta("root of all on-disk state"))
+    exchange: ExchangeConfig = field(default_factory=ExchangeConfig)
+    universe: UniverseConfig = field(default_factory=UniverseConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    stats: StatsConfig = field(default_factory=StatsConfig)
+    signals: SignalsConfig = field(default_factory=SignalsConfig)
+    sizing: SizingConfig = field(default_factory=SizingConfig)
+    backtest: BacktestConfig = field(default_factory=BacktestConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    secrets: Secrets = field(default_factory=Secrets, repr=False)
+    source: str = field(default="defaults", compare=False)
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Secrets to redact: `.env` values plus credentials inside `exchange.ccxt_config`."""
+        extra = [
+            str(v)
+            for k, v in self.exchange.ccxt_config.items()
+            if k in {"apiKey", "secret", "password", "uid", "privateKey", "token"} and v
+        ]
+        return (*self.secrets.values(), *extra)
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str | None] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read, validate and freeze the configuration.
+
+    `path=None` reads `./config.yaml` when it exists, else uses the documented defaults.
+    `env` defaults to `.env` (beside the config file, then the working directory) overlaid
+    by `os.environ`. `overrides` maps dotted keys (`"exchange.id"`) to values from the CLI;
+    they pass the same validation as the file. A relative `data_dir` is resolved against
+    the config file's folder, so cron jobs work from any working directory.
+    """
+    file_path, raw = _read_yaml(path)
+    label = file_path.name if file_path else "config"
+    data = dict(raw)
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    config = _build(Config, data, label, prefix="")
+    base_dir = file_path.parent if file_path else Path.cwd()
+    data_dir = config.data_dir if config.data_dir.is_absolute() else base_dir / config.data_dir
+    secrets = _read_secrets(env, file_path)
+    return dataclasses.replace(
+        config,
+        data_dir=data_dir.resolve(),
+        secrets=secrets,
+        source=str(file_path) if file_path else "defaults",
+    )
+
+
+def _read_yaml(path: str | os.PathLike[str] | None) -> tuple[Path | None, Mapping[str, Any]]:
+    if path is None:
+        default = Path.cwd() / DEFAULT_CONFIG_NAME
+        if not default.exists():
+            return None, {}
+        path = default
+    file_path = Path(path)
+    if not file_path.is_file():
+        raise ConfigError(f"{file_path}: config file not found (pass --config PATH)")
+    try:
+        raw = yaml.safe_load(file_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{file_path.name}:{where} is not valid YAML ({exc})") from None
+    if raw is None:
+        return file_path, {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file_path.name}: must be a mapping of sections (got {type(raw).__name__})")
+    return file_path, raw
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    head, _, rest = dotted.partition(".")
+    if not rest:
+        data[head] = value
+        return
+    section = dict(data.get(head) or {})
+    _set_dotted(section, rest, value)
+    data[head] = section
+
+
+def _read_secrets(env: Mapping[str, str | None] | None, file_path: Path | None) -> Secrets:
+    if env is None:
+        merged: dict[str, str | None] = {}
+        for folder in (Path.cwd(), file_path.parent if file_path else None):
+            if folder is not None and (folder / ".env").is_file():
+                merged.update(dotenv_values(folder / ".env"))
+        merged.update(os.environ)
+        env = merged
+    return Secrets(**{name: (env.get(var) or None) for name, var in _ENV_NAMES.items()})
+
+
+_SKIP = {"secrets", "source"}
+
+
+def _build(cls: type[Any], data: Any, label: str, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "top level"
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{label}: {where} must be a mapping (got {data!r})")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls) if f.name not in _SKIP}
+    for key in data:
+        if key not in known:
+            allowed = ", ".join(sorted(known)) or "no keys yet in this version"
+            raise ConfigError(f"{label}: {prefix}{key} is not a known key (allowed: {allowed})")
+    values = {}
+    for name, fld in known.items():
+        if name not in data:
+            continue
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, data[name], label, f"{prefix}{name}.")
+        else:
+            values[name] = _check_value(f"{prefix}{name}", data[name], hint, fld, label)
+    return cls(**values)
+
+
+def _check_value(key: str, value: Any, hint: Any, fld: dataclasses.Field[Any], label: str) -> Any:
+    def fail(allowed: str) -> ConfigError:
+        return ConfigError(f"{label}: {key} must be {allowed} (got {show(value)})")
+
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        if value is None:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        if value not in args:
+            raise fail("one of " + ", ".join(str(a) for a in args))
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise fail("true or false")
+        return value
+    if hint in (int, float):
+        return _check_number(value, hint, fld.metadata, fail)
+    if hint is str:
+        if not isinstance(value, str) or not value.strip():
+            raise fail("a non-empty string")
+        pattern = fld.metadata.get("pattern")
+        if pattern and not re.fullmatch(pattern, value.strip()):
+            raise fail(fld.metadata["help"])
+        return value.strip()
+    if hint is Path:
+        if not isinstance(value, str) or not value.strip():
+            raise fail("a path")
+        return Path(value).expanduser()
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.replace(",", " ").split() if v]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise fail("a list of strings")
+        return tuple(v.strip() for v in value)
+    if origin is Mapping or hint is Mapping:
+        if not isinstance(value, Mapping):
+            raise fail("a mapping")
+        return dict(value)
+    raise fail(f"of type {hint}")  # pragma: no cover - every field type is handled above
+
+
+def show(value: Any) -> str:
+    """A config value as the user typed it: strings in double quotes."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _check_number(value: Any, hint: type, meta: Mapping[str, Any], fail: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail("an integer" if hint is int else "a number")
+    if hint is int and not float(value).is_integer():
+        raise fail("an integer")
+    number = hint(value)
+    low, high = meta.get("min"), meta.get("max")
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise fail(f"between {low} and {high}")
+    return number
+
+
+def describe_keys() -> list[tuple[str, str, str]]:
+    """(dotted key, default, help) for every config key, for docs and `--help` tests."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(cls: type[Any], prefix: str) -> None:
+        hints = typing.get_type_hints(cls)
+        for fld in dataclasses.fields(cls):
+            if fld.name in _SKIP:
+                continue
+            if dataclasses.is_dataclass(hints[fld.name]):
+                walk(hints[fld.name], f"{prefix}{fld.name}.")
+                continue
+            default = (
+                fld.default_factory() if fld.default_factory is not dataclasses.MISSING
+                else fld.default
+            )
+            rows.append((f"{prefix}{fld.name}", repr(default), fld.metadata.get("help", "")))
+
+    walk(Config, "")
+    return rows

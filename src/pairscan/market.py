@@ -1,0 +1,223 @@
+"""Plain market-data records shared by fetch, cache and demo: candles, funding, markets, time.
+
+Pure values only: numpy arrays in frozen dataclasses, UTC milliseconds end to end. Aware
+datetimes appear only at the edges (`parse_utc`, `format_utc`). No I/O, no ccxt here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from pairscan.errors import ConfigError
+
+Int64Array = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+MS_PER_SECOND = 1_000
+MS_PER_HOUR = 3_600_000
+MS_PER_DAY = 86_400_000
+
+CANDLE_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
+FUNDING_COLUMNS = ("timestamp", "funding_rate")
+
+_TIMEFRAME = re.compile(r"([1-9][0-9]*)([smhdwMy])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000, "y": 31536000}
+
+
+def timeframe_ms(timeframe: str) -> int:
+    """Length of one bar in milliseconds, with ccxt's conventions (`1M` = 30 days).
+
+    Matches `ccxt.Exchange.parse_timeframe(timeframe) * 1000` for every timeframe ccxt knows.
+    """
+    match = _TIMEFRAME.fullmatch(timeframe)
+    if match is None:
+        raise ConfigError(
+            f"timeframe must look like 1m, 5m, 1h, 4h or 1d (got {timeframe!r})"
+        )
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)] * MS_PER_SECOND
+
+
+def last_closed_open_ms(now_ms: int, tf_ms: int) -> int:
+    """Open time of the newest bar that is closed at `now_ms` (its close is at or before now)."""
+    return (now_ms // tf_ms) * tf_ms - tf_ms
+
+
+def parse_utc(text: str, *, what: str = "datetime") -> int:
+    """Parse an ISO date or datetime to UTC milliseconds; naive input is taken as UTC.
+
+    Accepts `2026-05-01`, `2026-05-01T12:00`, `2026-05-01 12:00:00Z`, `...+02:00`, or an
+    integer count of epoch milliseconds.
+    """
+    raw = text.strip()
+    if re.fullmatch(r"[0-9]{11,14}", raw):
+        return int(raw)
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"{what} must be an ISO date or datetime in UTC, e.g. 2026-05-01 or "
+            f"2026-05-01T12:00Z (got {raw!r})"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * MS_PER_SECOND)
+
+
+def format_utc(ms: int | None) -> str:
+    """`2026-05-01 12:00Z` for display; `-` for None."""
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / MS_PER_SECOND, tz=UTC).strftime("%Y-%m-%d %H:%MZ")
+
+
+def utc_now_ms() -> int:
+    """The wall clock in UTC milliseconds."""
+    return int(datetime.now(tz=UTC).timestamp() * MS_PER_SECOND)
+
+
+def symbol_key(symbol: str) -> str:
+    """File-safe name of a ccxt unified symbol: `ETH/USDT` -> `ETH-USDT`,
+    `ETH/USDT:USDT` -> `ETH-USDT-USDT`. The symbol itself is stored inside the file too."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", symbol.replace("/", "-").replace(":", "-"))
+
+
+def is_perpetual_symbol(symbol: str) -> bool:
+    """ccxt unified swap symbols carry a settle currency after `:` (`ETH/USDT:USDT`);
+    dated futures add `-YYMMDD`, which has no funding."""
+    _, _, settle = symbol.partition(":")
+    return bool(settle) and "-" not in settle
+
+
+@dataclass(frozen=True)
+class Candles:
+    """OHLCV bars of one symbol, ascending by open time, unique timestamps.
+
+    timestamp: int64[n] bar open, UTC ms (the bar covers [t, t + timeframe)).
+    open/high/low/close: float64[n], quote currency. volume: float64[n], base units.
+    """
+
+    timestamp: Int64Array
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.timestamp.shape[0])
+
+    @classmethod
+    def empty(cls) -> Candles:
+        return cls.from_rows([])
+
+    @classmethod
+    def from_rows(cls, rows: list[list[float]] | npt.NDArray[np.float64]) -> Candles:
+        """From ccxt-style rows `[ms, open, high, low, close, volume]` (already validated)."""
+        arr = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+        return cls(
+            timestamp=arr[:, 0].astype(np.int64),
+            open=np.ascontiguousarray(arr[:, 1]),
+            high=np.ascontiguousarray(arr[:, 2]),
+            low=np.ascontiguousarray(arr[:, 3]),
+            close=np.ascontiguousarray(arr[:, 4]),
+            volume=np.ascontiguousarray(arr[:, 5]),
+        )
+
+    def take(self, index: npt.NDArray[np.intp] | npt.NDArray[np.bool_] | slice) -> Candles:
+        """Rows selected by a boolean mask, integer index or slice."""
+        return Candles(
+            timestamp=self.timestamp[index],
+            open=self.open[index],
+            high=self.high[index],
+            low=self.low[index],
+            close=self.close[index],
+            volume=self.volume[index],
+        )
+
+    def between(self, start_ms: int | None = None, end_ms: int | None = None) -> Candles:
+        """Bars with `start_ms <= timestamp <= end_ms` (either bound optional)."""
+        mask = np.ones(len(self), dtype=np.bool_)
+        if start_ms is not None:
+            mask &= self.timestamp >= start_ms
+        if end_ms is not None:
+            mask &= self.timestamp <= end_ms
+        return self.take(mask)
+
+    def columns(self) -> dict[str, npt.NDArray[np.int64] | npt.NDArray[np.float64]]:
+        return {name: getattr(self, name) for name in CANDLE_COLUMNS}
+
+
+@dataclass(frozen=True)
+class FundingRates:
+    """Funding events of one perpetual, ascending, unique timestamps.
+
+    timestamp: int64[n] funding time, UTC ms. funding_rate: float64[n] fraction per event
+    (0.0001 = 0.01 % = 1 bp); positive means longs pay shorts.
+    """
+
+    timestamp: Int64Array
+    funding_rate: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.timestamp.shape[0])
+
+    @classmethod
+    def empty(cls) -> FundingRates:
+        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
+
+    def take(self, index: npt.NDArray[np.intp] | npt.NDArray[np.bool_] | slice) -> FundingRates:
+        return FundingRates(self.timestamp[index], self.funding_rate[index])
+
+    def between(self, start_ms: int | None = None, end_ms: int | None = None) -> FundingRates:
+        mask = np.ones(len(self), dtype=np.bool_)
+        if start_ms is not None:
+            mask &= self.timestamp >= start_ms
+        if end_ms is not None:
+            mask &= self.timestamp <= end_ms
+        return self.take(mask)
+
+    def columns(self) -> dict[str, npt.NDArray[np.int64] | npt.NDArray[np.float64]]:
+        return {"timestamp": self.timestamp, "funding_rate": self.funding_rate}
+
+
+MarketType = Literal["spot", "swap", "future", "option", "other"]
+
+
+@dataclass(frozen=True)
+class MarketInfo:
+    """What later stages need to know of one market, taken from ccxt's unified market dict.
+
+    amount_step / price_step: lot and tick sizes in base units / quote currency (None when
+    the exchange does not say). min_notional: minimum order value in the quote currency.
+    """
+
+    symbol: str
+    base: str
+    quote: str
+    type: MarketType
+    active: bool
+    settle: str | None = None
+    contract_size: float = 1.0
+    amount_step: float | None = None
+    price_step: float | None = None
+    min_amount: float | None = None
+    min_notional: float | None = None
+    extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_perpetual(self) -> bool:
+        return self.type == "swap"
+
+
+@dataclass(frozen=True)
+class Ticker24h:
+    """24-hour rolling volume of one market, for ranking the universe."""
+
+    symbol: str
+    quote_volume: float
