@@ -46,7 +46,8 @@ class ExchangeConfig:
         default=30.0, metadata=_meta("cap on one backoff delay, seconds", min=0.0, max=600.0)
     )
     candle_limit: int | None = field(
-        default=None, metadata=_meta("candles per request; null = exchange maximum", min=1, max=5000)
+        default=None,
+        metadata=_meta("candles per request; null = exchange maximum", min=1, max=5000),
     )
 
 
@@ -55,7 +56,9 @@ class UniverseConfig:
     """Which symbols to track: an explicit list, else the top N by 24h quote volume."""
 
     symbols: tuple[str, ...] = field(default=(), metadata=_meta("ccxt unified symbols"))
-    top_n: int = field(default=20, metadata=_meta("markets kept by 24h quote volume", min=1, max=2000))
+    top_n: int = field(
+        default=20, metadata=_meta("markets kept by 24h quote volume", min=1, max=2000)
+    )
     quote: str = field(default="USDT", metadata=_meta("quote currency for top_n"))
     market_type: Literal["auto", "spot", "swap"] = field(
         default="auto", metadata=_meta("market type for top_n")
@@ -63,8 +66,25 @@ class UniverseConfig:
     exclude: tuple[str, ...] = field(default=(), metadata=_meta("symbols never selected"))
     stablecoins: tuple[str, ...] = field(
         default=(
-            "USDT", "USDC", "FDUSD", "TUSD", "BUSD", "DAI", "USDP", "USDD", "PYUSD",
-            "USDE", "USD1", "RLUSD", "EURI", "AEUR", "EUR", "GUSD", "SUSD", "UST", "USTC",
+            "USDT",
+            "USDC",
+            "FDUSD",
+            "TUSD",
+            "BUSD",
+            "DAI",
+            "USDP",
+            "USDD",
+            "PYUSD",
+            "USDE",
+            "USD1",
+            "RLUSD",
+            "EURI",
+            "AEUR",
+            "EUR",
+            "GUSD",
+            "SUSD",
+            "UST",
+            "USTC",
         ),
         metadata=_meta("bases treated as stablecoins (stable/stable markets are skipped)"),
     )
@@ -77,7 +97,9 @@ class CacheConfig:
     backend: Literal["parquet", "sqlite"] = field(default="parquet", metadata=_meta("store"))
     timeframe: str = field(
         default="1h",
-        metadata=_meta("a ccxt timeframe such as 1m, 5m, 1h, 4h, 1d", pattern=r"[1-9][0-9]*[smhdwMy]"),
+        metadata=_meta(
+            "a ccxt timeframe such as 1m, 5m, 1h, 4h, 1d", pattern=r"[1-9][0-9]*[smhdwMy]"
+        ),
     )
     history_days: int = field(
         default=365, metadata=_meta("days fetched for a symbol not yet cached", min=1, max=3650)
@@ -90,7 +112,9 @@ class CacheConfig:
     )
     funding: bool = field(default=True, metadata=_meta("cache funding rates of perpetuals"))
     adv_days: int = field(default=30, metadata=_meta("ADV window, days", min=1, max=365))
-    vwap_bars: int = field(default=24, metadata=_meta("rolling VWAP window, bars", min=1, max=10000))
+    vwap_bars: int = field(
+        default=24, metadata=_meta("rolling VWAP window, bars", min=1, max=10000)
+    )
     spread_window_bars: int = field(
         default=168, metadata=_meta("spread estimator averaging window, bars", min=2, max=10000)
     )
@@ -197,7 +221,7 @@ def load_config(
     data = dict(raw)
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted, value)
-    config = _build(Config, data, label, prefix="")
+    config: Config = _build(Config, data, label, prefix="")
     base_dir = file_path.parent if file_path else Path.cwd()
     data_dir = config.data_dir if config.data_dir.is_absolute() else base_dir / config.data_dir
     secrets = _read_secrets(env, file_path)
@@ -227,7 +251,9 @@ def _read_yaml(path: str | os.PathLike[str] | None) -> tuple[Path | None, Mappin
     if raw is None:
         return file_path, {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{file_path.name}: must be a mapping of sections (got {type(raw).__name__})")
+        raise ConfigError(
+            f"{file_path.name}: must be a mapping of sections (got {type(raw).__name__})"
+        )
     return file_path, raw
 
 
@@ -272,7 +298,7 @@ def _build(cls: type[Any], data: Any, label: str, prefix: str) -> Any:
         if name not in data:
             continue
         hint = hints[name]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             values[name] = _build(hint, data[name], label, f"{prefix}{name}.")
         else:
             values[name] = _check_value(f"{prefix}{name}", data[name], hint, fld, label)
@@ -360,7 +386,8 @@ def describe_keys() -> list[tuple[str, str, str]]:
                 walk(hints[fld.name], f"{prefix}{fld.name}.")
                 continue
             default = (
-                fld.default_factory() if fld.default_factory is not dataclasses.MISSING
+                fld.default_factory()
+                if fld.default_factory is not dataclasses.MISSING
                 else fld.default
             )
             rows.append((f"{prefix}{fld.name}", repr(default), fld.metadata.get("help", "")))

@@ -37,9 +37,7 @@ def timeframe_ms(timeframe: str) -> int:
     """
     match = _TIMEFRAME.fullmatch(timeframe)
     if match is None:
-        raise ConfigError(
-            f"timeframe must look like 1m, 5m, 1h, 4h or 1d (got {timeframe!r})"
-        )
+        raise ConfigError(f"timeframe must look like 1m, 5m, 1h, 4h or 1d (got {timeframe!r})")
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)] * MS_PER_SECOND
 
 

@@ -1,0 +1,28 @@
+"""Stage 2 (cache): candle and funding store (parquet or SQLite) and the pure merge/gap logic.
+
+Never imports ccxt, requests or click: fetched records come in as `Candles`/`FundingRates`.
+"""
+
+from pairscan.cache.merge import Gap, find_gaps, merge_candles, merge_funding, misaligned_count
+from pairscan.cache.store import (
+    BACKENDS,
+    FUNDING_TIMEFRAME,
+    SeriesKey,
+    Store,
+    WriteResult,
+    open_store,
+)
+
+__all__ = [
+    "BACKENDS",
+    "FUNDING_TIMEFRAME",
+    "Gap",
+    "SeriesKey",
+    "Store",
+    "WriteResult",
+    "find_gaps",
+    "merge_candles",
+    "merge_funding",
+    "misaligned_count",
+    "open_store",
+]

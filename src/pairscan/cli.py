@@ -1,0 +1,331 @@
+"""The `pairs` command line: parse -> typed Config -> one jobs.* call -> render -> exit code.
+
+No trading or data logic lives here. Errors a user can cause print one line and exit
+non-zero (2: bad config or usage, 1: some work failed), never a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pairscan import __version__
+from pairscan.config import Config, load_config
+from pairscan.errors import PairscanError
+from pairscan.fetch.retry import redact
+from pairscan.market import format_utc, parse_utc
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+_LOG_WIDTH = 140  # tables printed into cron logs or pipes: do not wrap at 80 columns
+
+
+def _stdout() -> Console:
+    console = Console()
+    return console if console.is_terminal else Console(width=_LOG_WIDTH)
+
+
+@dataclass(frozen=True)
+class Globals:
+    """Options of the `pairs` group, applied when a subcommand loads the config."""
+
+    config_path: str | None
+    exchange: str | None
+    now_ms: int | None
+    verbosity: int
+
+    def load(self, **overrides: Any) -> Config:
+        extra = {k: v for k, v in overrides.items() if v is not None}
+        if self.exchange:
+            extra["exchange.id"] = self.exchange
+        config = load_config(self.config_path, overrides=extra)
+        _install_redaction(config.secret_values())
+        return config
+
+
+class _RedactingFilter(logging.Filter):
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage(), self.secrets)
+        record.args = None
+        return True
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # ccxt and urllib3 log request URLs (signed queries included) at DEBUG.
+    for noisy in ("ccxt", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(level, logging.INFO))
+
+
+def _install_redaction(secrets: tuple[str, ...]) -> None:
+    for handler in logging.getLogger().handlers:
+        handler.filters[:] = [_RedactingFilter(secrets)]
+
+
+def _parse_time(option: str) -> Callable[[click.Context, click.Parameter, str | None], int | None]:
+    def convert(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+        if value is None:
+            return None
+        try:
+            return parse_utc(value, what=option)
+        except PairscanError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return convert
+
+
+@contextmanager
+def _reported_errors() -> Iterator[None]:
+    """Turn pairscan errors into one line on stderr and the error's exit code."""
+    try:
+        yield
+    except PairscanError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="pairs")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file (default: ./config.yaml if present, else built-in defaults).",
+)
+@click.option(
+    "--exchange",
+    default=None,
+    help="ccxt exchange id (binance, binanceusdm, bybit, ...) or 'demo'; overrides exchange.id.",
+)
+@click.option(
+    "--now",
+    "now",
+    default=None,
+    callback=_parse_time("--now"),
+    help="The run's clock, UTC (e.g. 2026-05-01T12:00). Default: wall clock; "
+    "on the demo market, the end of the recording.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.pass_context
+def pairs(
+    ctx: click.Context,
+    config_path: str | None,
+    exchange: str | None,
+    now: int | None,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """pairscan: find and trade mean-reverting crypto pairs.
+
+    \b
+    Examples:
+      pairs --exchange demo cache update          # recorded demo market, no network
+      pairs cache update --symbols BTC/USDT,ETH/USDT --since 2025-01-01
+      pairs cache stats --json
+    """
+    verbosity = -1 if quiet else verbose
+    _setup_logging(verbosity)
+    ctx.obj = Globals(config_path, exchange, now, verbosity)
+
+
+@pairs.group()
+def cache() -> None:
+    """Local candle and funding cache: update it from the exchange, inspect it."""
+
+
+def _split_symbols(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    return tuple(s for chunk in value for s in chunk.replace(",", " ").split() if s)
+
+
+@cache.command("update")
+@click.option(
+    "--symbols",
+    multiple=True,
+    callback=_split_symbols,
+    help="Symbols to update (comma-separated or repeated); default: the universe.",
+)
+@click.option("--timeframe", default=None, help="Candle timeframe (overrides cache.timeframe).")
+@click.option(
+    "--since",
+    default=None,
+    callback=_parse_time("--since"),
+    help="(Re)fetch from this UTC date; default: incremental from the last cached bar.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def cache_update(
+    g: Globals, symbols: tuple[str, ...], timeframe: str | None, since: int | None, as_json: bool
+) -> None:
+    """Fetch new closed candles (and funding for perpetuals) into the cache.
+
+    \b
+    Examples:
+      pairs --exchange demo cache update
+      pairs --exchange binanceusdm cache update --symbols BTC/USDT:USDT,ETH/USDT:USDT
+      pairs cache update --timeframe 4h --since 2024-01-01 --json
+    """
+    from pairscan.jobs.cache_update import run_cache_update
+
+    with _reported_errors():
+        config = g.load(**{"cache.timeframe": timeframe})
+        with _progress(enabled=not as_json and g.verbosity >= 0) as on_symbol:
+            report = run_cache_update(
+                config, now_ms=g.now_ms, symbols=symbols, since_ms=since, on_symbol=on_symbol
+            )
+    if as_json:
+        click.echo(json.dumps(_jsonable(report), indent=2))
+    else:
+        _print_update(report)
+    sys.exit(EXIT_PARTIAL if report.failed else EXIT_OK)
+
+
+@cache.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+@click.pass_obj
+def cache_stats(g: Globals, as_json: bool) -> None:
+    """Per cached series: first/last bar, bars, gaps, staleness, size, ADV and spread.
+
+    \b
+    Examples:
+      pairs --exchange demo cache stats
+      pairs cache stats --json
+    """
+    from pairscan.jobs.cache_stats import run_cache_stats
+
+    with _reported_errors():
+        report = run_cache_stats(g.load(), now_ms=g.now_ms)
+    if as_json:
+        click.echo(json.dumps(_jsonable(report), indent=2))
+    else:
+        _print_stats(report)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("symbols", total=None)
+
+        def advance(symbol: str, done: int, total: int) -> None:
+            progress.update(task, description=symbol, completed=done, total=total)
+
+        yield advance
+
+
+def _jsonable(report: Any) -> dict[str, Any]:
+    data: dict[str, Any] = dataclasses.asdict(report)
+    failed = getattr(report, "failed", None)
+    if failed is not None:
+        data["failed"] = [s.symbol for s in failed]
+    return data
+
+
+def _print_update(report: Any) -> None:
+    table = Table(
+        title=f"cache update: {report.exchange} {report.timeframe} "
+        f"(now {format_utc(report.now_ms)})"
+    )
+    for name in (
+        "symbol",
+        "new bars",
+        "bars",
+        "first bar",
+        "last bar",
+        "gaps",
+        "funding +",
+        "status",
+    ):
+        table.add_column(
+            name, justify="right" if name in {"new bars", "bars", "gaps", "funding +"} else "left"
+        )
+    for s in report.symbols:
+        table.add_row(
+            s.symbol,
+            str(s.new_bars),
+            str(s.total_bars),
+            format_utc(s.first_ms),
+            format_utc(s.last_ms),
+            f"{s.gaps} ({s.missing_bars} bars)" if s.gaps else "0",
+            "-" if s.new_funding is None else str(s.new_funding),
+            "ok" if s.error is None else f"[red]{s.error}[/red]",
+        )
+    console = _stdout()
+    console.print(table)
+    console.print(
+        f"{len(report.symbols)} symbols, {len(report.failed)} failed, "
+        f"{report.requests} requests, {report.seconds:.1f} s"
+    )
+
+
+def _fmt_money(value: float | None) -> str:
+    if value is None:
+        return "-"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:,.1f}{unit}"
+    return f"{value:,.0f}"
+
+
+def _print_stats(report: Any) -> None:
+    table = Table(title=f"cache: {report.exchange} (now {format_utc(report.now_ms)})")
+    heads = ("symbol", "tf", "first", "last", "rows", "gaps", "stale", "size", "ADV", "spread bps")
+    for name in heads:
+        table.add_column(
+            name, justify="left" if name in {"symbol", "tf", "first", "last"} else "right"
+        )
+    for s in report.series:
+        unit = "h" if s.timeframe == "funding" else " bars"
+        staleness = "-" if s.staleness is None else f"{s.staleness:.0f}{unit}"
+        table.add_row(
+            s.symbol,
+            s.timeframe,
+            format_utc(s.first_ms),
+            format_utc(s.last_ms),
+            str(s.rows),
+            str(s.gaps),
+            f"[red]{staleness}[/red]" if s.stale else staleness,
+            f"{s.size_bytes / 1024:,.0f} KiB",
+            _fmt_money(s.adv_quote),
+            "-" if s.spread_bps is None else f"{s.spread_bps:.1f}",
+        )
+    console = _stdout()
+    console.print(table)
+    if not report.series:
+        console.print("nothing cached yet: run `pairs cache update`")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    pairs(prog_name="pairs")

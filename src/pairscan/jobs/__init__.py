@@ -1,0 +1,1 @@
+"""One module per command: the only place where I/O and computation meet."""

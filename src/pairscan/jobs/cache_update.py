@@ -1,0 +1,173 @@
+"""`pairs cache update`: fetch new closed candles (and funding) for the universe into the cache.
+
+One straight line per symbol: last cached bar -> fetch since -> merge (pure) -> atomic write.
+A failing symbol is reported and the others proceed; nothing here renders output.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pairscan.cache import Store, find_gaps
+from pairscan.config import Config
+from pairscan.errors import CacheError, ExchangeError
+from pairscan.fetch import (
+    MarketSource,
+    fetch_closed_candles,
+    fetch_funding_history,
+    resolve_universe,
+)
+from pairscan.fetch.universe import check_symbols
+from pairscan.jobs.common import cache_exchange_id, open_cache, open_source, run_clock_ms
+from pairscan.market import MS_PER_DAY, last_closed_open_ms, timeframe_ms
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SymbolUpdate:
+    """Outcome for one symbol. Times are bar open times in UTC ms; None when nothing cached."""
+
+    symbol: str
+    new_bars: int = 0
+    total_bars: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+    gaps: int = 0
+    missing_bars: int = 0
+    new_funding: int | None = None  # None: not a perpetual, or funding disabled
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    """Outcome of one `cache update` run."""
+
+    exchange: str
+    timeframe: str
+    now_ms: int
+    symbols: list[SymbolUpdate] = field(default_factory=list)
+    requests: int = 0
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[SymbolUpdate]:
+        return [s for s in self.symbols if s.error is not None]
+
+
+def run_cache_update(
+    config: Config,
+    *,
+    now_ms: int | None = None,
+    symbols: Sequence[str] = (),
+    since_ms: int | None = None,
+    on_symbol: Callable[[str, int, int], None] | None = None,
+) -> UpdateReport:
+    """Update the cache for `symbols` (default: the configured universe).
+
+    since_ms: first bar to (re)fetch; default is the last cached bar minus
+    `cache.refetch_bars`, or `cache.history_days` before now for a new symbol.
+    on_symbol(symbol, done, total) is called before each symbol, for progress display.
+    """
+    started = time.perf_counter()
+    clock = run_clock_ms(config, now_ms)
+    source = open_source(config, clock)
+    try:
+        with open_cache(config) as store:
+            wanted = list(symbols) or resolve_universe(source, config.universe)
+            if symbols:
+                check_symbols(wanted, source.load_markets(), source.exchange_id)
+            results = []
+            for done, symbol in enumerate(wanted):
+                if on_symbol is not None:
+                    on_symbol(symbol, done, len(wanted))
+                results.append(_update_symbol(config, source, store, symbol, clock, since_ms))
+        return UpdateReport(
+            exchange=cache_exchange_id(config),
+            timeframe=config.cache.timeframe,
+            now_ms=clock,
+            symbols=results,
+            requests=source.request_count,
+            seconds=time.perf_counter() - started,
+        )
+    finally:
+        source.close()
+
+
+def _start_ms(
+    config: Config, last_ms: int | None, since_ms: int | None, now_ms: int, tf_ms: int
+) -> int:
+    if since_ms is not None:
+        return since_ms
+    if last_ms is not None:
+        # Exchanges revise the newest bars (late trades, corrections): fetch them again.
+        return last_ms - config.cache.refetch_bars * tf_ms
+    return last_closed_open_ms(now_ms, tf_ms) - config.cache.history_days * MS_PER_DAY + tf_ms
+
+
+def _update_symbol(
+    config: Config,
+    source: MarketSource,
+    store: Store,
+    symbol: str,
+    now_ms: int,
+    since_ms: int | None,
+) -> SymbolUpdate:
+    exchange, timeframe = cache_exchange_id(config), config.cache.timeframe
+    tf_ms = timeframe_ms(timeframe)
+    try:
+        last = store.last_timestamp(exchange, symbol, timeframe)
+        start = _start_ms(config, last, since_ms, now_ms, tf_ms)
+        candles = fetch_closed_candles(source, symbol, timeframe, start, now_ms)
+        written = store.write_candles(exchange, symbol, timeframe, candles)
+        refetch_from = start if since_ms is not None else None
+        new_funding = _update_funding(config, source, store, symbol, start, refetch_from, now_ms)
+        stored = store.read_candles(exchange, symbol, timeframe)
+    except (ExchangeError, CacheError) as exc:
+        log.error("%s", exc)
+        return SymbolUpdate(symbol=symbol, error=str(exc))
+    gaps = find_gaps(stored.timestamp, tf_ms)
+    return SymbolUpdate(
+        symbol=symbol,
+        new_bars=written.rows_added,
+        total_bars=len(stored),
+        first_ms=int(stored.timestamp[0]) if len(stored) else None,
+        last_ms=int(stored.timestamp[-1]) if len(stored) else None,
+        gaps=len(gaps),
+        missing_bars=sum(g.missing_bars for g in gaps),
+        new_funding=new_funding,
+    )
+
+
+def _update_funding(
+    config: Config,
+    source: MarketSource,
+    store: Store,
+    symbol: str,
+    start_ms: int,
+    refetch_from_ms: int | None,
+    now_ms: int,
+) -> int | None:
+    """New funding events cached for a perpetual; None for spot or when disabled.
+
+    Funding starts with the candles of a new symbol, then continues from the last event.
+    """
+    market = source.load_markets().get(symbol)
+    if not config.cache.funding or market is None or not market.is_perpetual:
+        return None
+    if not source.has_funding_history():
+        log.warning(
+            "%s has no funding-rate history; %s funding not cached", source.exchange_id, symbol
+        )
+        return None
+    exchange = cache_exchange_id(config)
+    last = store.last_funding_timestamp(exchange, symbol)
+    if refetch_from_ms is not None:
+        since = refetch_from_ms
+    else:
+        since = start_ms if last is None else last + 1
+    events = fetch_funding_history(source, symbol, since, now_ms)
+    return store.write_funding(exchange, symbol, events).rows_added

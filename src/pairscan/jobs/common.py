@@ -1,0 +1,43 @@
+"""Shared plumbing of the jobs: pick the market source, the store and the run's clock.
+
+The demo market and ccxt exchanges are chosen here, so no lower stage needs to know which
+one it talks to.
+"""
+
+from __future__ import annotations
+
+from pairscan.cache import Store, open_store
+from pairscan.config import Config
+from pairscan.demo import DEMO_EXCHANGE_ID, DemoSource, demo_end_ms
+from pairscan.fetch import MarketSource
+from pairscan.market import utc_now_ms
+
+
+def is_demo(config: Config) -> bool:
+    return config.exchange.id == DEMO_EXCHANGE_ID
+
+
+def run_clock_ms(config: Config, now_ms: int | None) -> int:
+    """The run's `now`: `--now` when given, else the end of the recording on the demo
+    market, else the wall clock."""
+    if now_ms is not None:
+        return now_ms
+    return demo_end_ms() if is_demo(config) else utc_now_ms()
+
+
+def open_source(config: Config, now_ms: int) -> MarketSource:
+    """The market-data source named by `exchange.id` (ccxt is imported only if needed)."""
+    if is_demo(config):
+        return DemoSource(now_ms=now_ms)
+    from pairscan.fetch.ccxt_source import CcxtSource
+
+    return CcxtSource(config.exchange, secrets=config.secret_values())
+
+
+def cache_exchange_id(config: Config) -> str:
+    """Folder/key under which this exchange's series are cached."""
+    return config.exchange.id
+
+
+def open_cache(config: Config) -> Store:
+    return open_store(config.cache.backend, config.data_dir / "cache")

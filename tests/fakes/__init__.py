@@ -1,0 +1,1 @@
+"""Local fake servers (exchange, chat) that real clients talk to over HTTP in tests."""
