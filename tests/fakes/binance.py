@@ -817,7 +817,8 @@ def _demo_folder() -> str:
 
 
 _FILE = re.compile(
-    r"^(?P<ex>BINANCE|BINANCEUSDM)_(?P<base>[A-Z0-9]+)-(?P<quote>[A-Z0-9]+)_(?P<what>[0-9]+[smhdwM]|funding)\.parquet$"
+    r"^(?P<ex>BINANCE|BINANCEUSDM)_(?P<base>[A-Z0-9]+)-(?P<quote>[A-Z0-9]+)"
+    r"_(?P<what>[0-9]+[smhdwM]|funding)\.parquet$"
 )
 
 

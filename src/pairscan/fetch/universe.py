@@ -19,9 +19,9 @@ from pairscan.market import MarketInfo
 log = logging.getLogger(__name__)
 
 # Leveraged tokens: Binance BTCUP/BTCDOWN, FTX-style BULL/BEAR, Gate/KuCoin BTC3L/ETH5S.
-# A base only counts as leveraged if what precedes the suffix is itself a listed base, so
-# JUP (J + UP) or SUPER stay in.
-_LEVERAGED_SUFFIX = re.compile(r"^(?P<root>[A-Z0-9]+?)(?:UP|DOWN|BULL|BEAR|[2-5][LS])$")
+# A base only counts as leveraged if what precedes the suffix is itself a listed base of at
+# least two characters, so JUP (J + UP) or SUPER stay in.
+_LEVERAGED_SUFFIX = re.compile(r"^(?P<root>[A-Z0-9]{2,}?)(?:UP|DOWN|BULL|BEAR|[2-5][LS])$")
 
 
 def is_leveraged_token(base: str, listed_bases: set[str]) -> bool:

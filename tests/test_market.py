@@ -1,0 +1,66 @@
+"""Market records and time helpers: ccxt's timeframe conventions, UTC parsing, symbol keys."""
+
+from __future__ import annotations
+
+import ccxt
+import pytest
+
+from pairscan.errors import ConfigError
+from pairscan.market import (
+    MS_PER_HOUR,
+    format_utc,
+    is_perpetual_symbol,
+    last_closed_open_ms,
+    parse_utc,
+    symbol_key,
+    timeframe_ms,
+)
+
+
+@pytest.mark.parametrize("timeframe", ["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h",
+                                       "6h", "8h", "12h", "1d", "3d", "1w", "1M"])
+def test_timeframe_ms_matches_ccxt(timeframe: str) -> None:
+    assert timeframe_ms(timeframe) == ccxt.Exchange.parse_timeframe(timeframe) * 1000
+
+
+@pytest.mark.parametrize("bad", ["", "h", "0h", "1x", "1.5h", "1 h"])
+def test_bad_timeframe_is_a_config_error(bad: str) -> None:
+    with pytest.raises(ConfigError, match="timeframe must look like"):
+        timeframe_ms(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-05-01", 1777593600000),
+        ("2026-05-01T12:00", 1777593600000 + 12 * MS_PER_HOUR),
+        ("2026-05-01 12:00:00Z", 1777593600000 + 12 * MS_PER_HOUR),
+        ("2026-05-01T14:00+02:00", 1777593600000 + 12 * MS_PER_HOUR),
+        ("1777593600000", 1777593600000),
+    ],
+)
+def test_parse_utc_takes_naive_input_as_utc(text: str, expected: int) -> None:
+    assert parse_utc(text) == expected
+
+
+def test_parse_utc_names_what_was_wrong() -> None:
+    with pytest.raises(ConfigError, match=r"--now must be an ISO date .* \(got 'yesterday'\)"):
+        parse_utc("yesterday", what="--now")
+
+
+def test_last_closed_bar() -> None:
+    now = parse_utc("2026-05-01T12:30")
+    assert last_closed_open_ms(now, MS_PER_HOUR) == parse_utc("2026-05-01T11:00")
+    on_the_hour = parse_utc("2026-05-01T12:00")
+    assert last_closed_open_ms(on_the_hour, MS_PER_HOUR) == parse_utc("2026-05-01T11:00")
+    assert format_utc(on_the_hour) == "2026-05-01 12:00Z"
+    assert format_utc(None) == "-"
+
+
+def test_symbol_keys_and_perpetuals() -> None:
+    assert symbol_key("ETH/USDT") == "ETH-USDT"
+    assert symbol_key("ETH/USDT:USDT") == "ETH-USDT-USDT"
+    assert symbol_key("1000SHIB/USDT:USDT") == "1000SHIB-USDT-USDT"
+    assert is_perpetual_symbol("ETH/USDT:USDT")
+    assert not is_perpetual_symbol("ETH/USDT")
+    assert not is_perpetual_symbol("BTC/USDT:USDT-260626")  # dated future: no funding
