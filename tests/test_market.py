@@ -17,8 +17,27 @@ from pairscan.market import (
 )
 
 
-@pytest.mark.parametrize("timeframe", ["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h",
-                                       "6h", "8h", "12h", "1d", "3d", "1w", "1M"])
+@pytest.mark.parametrize(
+    "timeframe",
+    [
+        "1s",
+        "1m",
+        "3m",
+        "5m",
+        "15m",
+        "30m",
+        "1h",
+        "2h",
+        "4h",
+        "6h",
+        "8h",
+        "12h",
+        "1d",
+        "3d",
+        "1w",
+        "1M",
+    ],
+)
 def test_timeframe_ms_matches_ccxt(timeframe: str) -> None:
     assert timeframe_ms(timeframe) == ccxt.Exchange.parse_timeframe(timeframe) * 1000
 

@@ -84,8 +84,17 @@ def test_redact_removes_queries_credentials_and_secrets() -> None:
 
 @pytest.mark.parametrize(
     ("base", "leveraged"),
-    [("BTCUP", True), ("BTCDOWN", True), ("ETH3L", True), ("ETH5S", True), ("XRPBULL", True),
-     ("JUP", False), ("SUPER", False), ("BTC", False), ("ZK3S", False)],
+    [
+        ("BTCUP", True),
+        ("BTCDOWN", True),
+        ("ETH3L", True),
+        ("ETH5S", True),
+        ("XRPBULL", True),
+        ("JUP", False),
+        ("SUPER", False),
+        ("BTC", False),
+        ("ZK3S", False),
+    ],
 )
 def test_leveraged_tokens_need_a_listed_root(base: str, leveraged: bool) -> None:
     assert is_leveraged_token(base, {"BTC", "ETH", "XRP", "J", "SUP"}) is leveraged
