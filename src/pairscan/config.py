@@ -247,7 +247,9 @@ def _read_yaml(path: str | os.PathLike[str] | None) -> tuple[Path | None, Mappin
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{file_path.name}:{where} is not valid YAML ({exc})") from None
+        # str(exc) spans several lines (context, source excerpt); errors are one line.
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{file_path.name}:{where} is not valid YAML ({problem})") from None
     if raw is None:
         return file_path, {}
     if not isinstance(raw, dict):
@@ -262,6 +264,8 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     if not rest:
         data[head] = value
         return
+    if data.get(head) is not None and not isinstance(data[head], Mapping):
+        return  # the file's section is not a mapping: `_build` reports that, naming the key
     section = dict(data.get(head) or {})
     _set_dotted(section, rest, value)
     data[head] = section
@@ -286,7 +290,7 @@ def _build(cls: type[Any], data: Any, label: str, prefix: str) -> Any:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{label}: {where} must be a mapping (got {data!r})")
+        raise ConfigError(f"{label}: {where} must be a mapping (got {show(data)})")
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls) if f.name not in _SKIP}
     for key in data:
@@ -363,6 +367,8 @@ def show(value: Any) -> str:
 
 def _check_number(value: Any, hint: type, meta: Mapping[str, Any], fail: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail("an integer" if hint is int else "a number")
+    if value != value:  # NaN (YAML `.nan`) passes every range comparison
         raise fail("an integer" if hint is int else "a number")
     if hint is int and not float(value).is_integer():
         raise fail("an integer")

@@ -29,6 +29,12 @@ class ExchangeError(PairscanError):
         self.transient = transient
 
 
+class UnknownSymbolError(ExchangeError):
+    """The exchange does not list a symbol the user asked for: a usage error, nothing fetched."""
+
+    exit_code = 2
+
+
 class BadResponseError(ExchangeError):
     """The exchange answered 200 with a body that is not valid market data."""
 

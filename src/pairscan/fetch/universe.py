@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from pairscan.config import UniverseConfig
-from pairscan.errors import ConfigError, ExchangeError
+from pairscan.errors import ConfigError, UnknownSymbolError
 from pairscan.fetch.source import MarketSource
 from pairscan.market import MarketInfo
 
@@ -65,7 +65,7 @@ def check_symbols(symbols: Iterable[str], markets: Mapping[str, MarketInfo], exc
         for symbol in unknown:
             close = difflib.get_close_matches(symbol, list(markets), n=2)
             hints.append(f"{symbol}" + (f" (did you mean {' or '.join(close)}?)" if close else ""))
-        raise ExchangeError(f"{exchange} does not list {', '.join(hints)}")
+        raise UnknownSymbolError(f"{exchange} does not list {', '.join(hints)}")
     for symbol in symbols:
         if not markets[symbol].active:
             log.warning(

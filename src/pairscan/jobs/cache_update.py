@@ -104,7 +104,8 @@ def _start_ms(
         return since_ms
     if last_ms is not None:
         # Exchanges revise the newest bars (late trades, corrections): fetch them again.
-        return last_ms - config.cache.refetch_bars * tf_ms
+        # refetch_bars = N asks again for the newest N cached bars (0: only new ones).
+        return last_ms - (config.cache.refetch_bars - 1) * tf_ms
     return last_closed_open_ms(now_ms, tf_ms) - config.cache.history_days * MS_PER_DAY + tf_ms
 
 

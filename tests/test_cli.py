@@ -1,0 +1,371 @@
+"""`pairs` end to end with click's CliRunner on the demo exchange: real config files, a real
+cache in a temp folder, JSON and table output, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from pairscan.cli import pairs
+from pairscan.demo import DemoSource, demo_symbols
+from pairscan.market import MS_PER_HOUR, parse_utc
+
+REPO = Path(__file__).resolve().parents[1]
+SPOT = [s for s in demo_symbols() if ":" not in s]
+RECORDING_START = parse_utc("2025-05-16")
+LAST_RECORDED_BAR = parse_utc("2026-05-15T23:00")
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Own working directory, no colour codes, and the root logger restored afterwards
+    (the CLI installs its own stderr handler, which would outlive CliRunner's streams)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    noisy = {name: logging.getLogger(name).level for name in ("ccxt", "urllib3")}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, old in noisy.items():
+        logging.getLogger(name).setLevel(old)
+
+
+def make_config(folder: Path, extra: str = "") -> Path:
+    path = folder / "config.yaml"
+    path.write_text(f"data_dir: data\n{extra}", encoding="utf-8")
+    return path
+
+
+def run(config: Path, *args: str) -> Result:
+    return CliRunner().invoke(pairs, ["--config", str(config), "--exchange", "demo", *args])
+
+
+def run_json(config: Path, *args: str) -> dict[str, Any]:
+    result = run(config, *args, "--json")
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def without(data: dict[str, Any], *keys: str, row_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    out = {k: v for k, v in data.items() if k not in keys}
+    for name in ("symbols", "series"):
+        if name in out:
+            out[name] = [{k: v for k, v in row.items() if k not in row_keys} for row in out[name]]
+    return out
+
+
+# ---- cache update / stats ---------------------------------------------------------------------
+
+
+def test_update_then_stats_json(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    update = run_json(config, "cache", "update")
+    assert update["exchange"] == "demo"
+    assert update["timeframe"] == "1h"
+    assert update["now_ms"] == parse_utc("2026-05-16")
+    assert update["failed"] == []
+    tickers = DemoSource().fetch_tickers_24h(SPOT)
+    by_volume = [t.symbol for t in sorted(tickers, key=lambda t: (-t.quote_volume, t.symbol))]
+    assert [s["symbol"] for s in update["symbols"]] == by_volume  # top_n by 24h volume
+    assert by_volume[0] == "BTC/USDT"
+    for row in update["symbols"]:
+        assert row["new_bars"] == row["total_bars"] == 8760
+        assert (row["first_ms"], row["last_ms"]) == (RECORDING_START, LAST_RECORDED_BAR)
+        assert (row["gaps"], row["missing_bars"], row["error"]) == (0, 0, None)
+        assert row["new_funding"] is None  # spot
+    assert (tmp_path / "data" / "cache" / "demo" / "BTC-USDT_1h.parquet").is_file()
+
+    stats = run_json(config, "cache", "stats")
+    assert stats["exchange"] == "demo"
+    series = stats["series"]
+    assert sorted(s["symbol"] for s in series) == sorted(SPOT)
+    for row in series:
+        assert row["timeframe"] == "1h"
+        assert row["rows"] == 8760
+        assert (row["first_ms"], row["last_ms"]) == (RECORDING_START, LAST_RECORDED_BAR)
+        assert row["staleness"] == 0
+        assert row["stale"] is False
+        assert row["size_bytes"] > 0
+        assert row["adv_quote"] > 0
+        assert row["spread_bps"] >= 0
+
+    again = run_json(config, "cache", "update")
+    assert all(row["new_bars"] == 0 for row in again["symbols"])
+    assert all(row["total_bars"] == 8760 for row in again["symbols"])
+
+
+def test_update_of_a_perpetual_caches_funding(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    update = run_json(config, "cache", "update", "--symbols", "BTC/USDT:USDT")
+    (row,) = update["symbols"]
+    assert row["symbol"] == "BTC/USDT:USDT"
+    assert row["new_bars"] == 8760
+    assert row["new_funding"] == 1095  # every 8 h over the recorded year
+
+    stats = run_json(config, "cache", "stats")
+    kinds = [(s["symbol"], s["timeframe"]) for s in stats["series"]]
+    assert kinds == [("BTC/USDT:USDT", "1h"), ("BTC/USDT:USDT", "funding")]  # candles first
+    funding = stats["series"][1]
+    assert funding["rows"] == 1095
+    assert funding["last_ms"] == parse_utc("2026-05-15T16:00")
+    assert funding["stale"] is False
+
+
+def test_symbols_option_takes_commas_and_repeats(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    update = run_json(
+        config,
+        "cache",
+        "update",
+        "--symbols",
+        "ETH/USDT,SOL/USDT",
+        "--symbols",
+        "ADA/USDT",
+        "--since",
+        "2026-05-15",
+    )
+    assert [s["symbol"] for s in update["symbols"]] == ["ETH/USDT", "SOL/USDT", "ADA/USDT"]
+    assert all(s["new_bars"] == 24 for s in update["symbols"])
+    assert all(s["first_ms"] == parse_utc("2026-05-15") for s in update["symbols"])
+
+
+def test_now_replays_the_past_hour_by_hour(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    symbols = "BTC/USDT,ETH/USDT:USDT"
+    first = run_json(config, "--now", "2026-03-01T12:30", "cache", "update", "--symbols", symbols)
+    assert first["now_ms"] == parse_utc("2026-03-01T12:30")
+    bars_to_11 = (parse_utc("2026-03-01T11:00") - RECORDING_START) // MS_PER_HOUR + 1
+    for row in first["symbols"]:
+        # At 12:30 the 12:00 bar is still open: the last closed bar opened at 11:00.
+        assert row["last_ms"] == parse_utc("2026-03-01T11:00")
+        assert row["new_bars"] == row["total_bars"] == bars_to_11
+    events_to_08 = (parse_utc("2026-03-01T08:00") - RECORDING_START) // (8 * MS_PER_HOUR) + 1
+    assert first["symbols"][1]["new_funding"] == events_to_08
+
+    second = run_json(config, "--now", "2026-03-01T15:00", "cache", "update", "--symbols", symbols)
+    for row in second["symbols"]:
+        # At 15:00 sharp the 14:00 bar has just closed: 12:00, 13:00 and 14:00 are new.
+        assert row["new_bars"] == 3
+        assert row["last_ms"] == parse_utc("2026-03-01T14:00")
+        assert row["total_bars"] == bars_to_11 + 3
+    assert second["symbols"][1]["new_funding"] == 0  # next event at 16:00
+
+    third = run_json(config, "--now", "2026-03-01T16:59", "cache", "update", "--symbols", symbols)
+    assert [row["new_bars"] for row in third["symbols"]] == [1, 1]
+    assert third["symbols"][1]["new_funding"] == 1  # the 16:00 event
+    assert all(row["last_ms"] == parse_utc("2026-03-01T15:00") for row in third["symbols"])
+
+    stats = run_json(config, "--now", "2026-03-01T20:00", "cache", "stats")
+    candles = [s for s in stats["series"] if s["timeframe"] == "1h"]
+    # Last closed bar at 20:00 is 19:00; the cache ends at 15:00: 4 bars behind, stale.
+    assert all(s["staleness"] == 4 and s["stale"] for s in candles)
+
+
+def test_both_backends_give_identical_summaries(tmp_path: Path) -> None:
+    outputs = {}
+    for backend in ("parquet", "sqlite"):
+        folder = tmp_path / backend
+        folder.mkdir()
+        config = make_config(folder, f"cache:\n  backend: {backend}\n")
+        args = ("--now", "2026-04-01T06:00", "cache", "update", "--symbols")
+        update = run_json(config, *args, "BTC/USDT,ETH/USDT,XRP/USDT:USDT")
+        stats = run_json(config, "--now", "2026-04-01T06:00", "cache", "stats")
+        outputs[backend] = (
+            without(update, "seconds"),
+            without(stats, row_keys=("size_bytes",)),  # sqlite's size is an estimate
+        )
+    assert (tmp_path / "sqlite" / "data" / "cache" / "pairscan-cache.sqlite").is_file()
+    assert not (tmp_path / "sqlite" / "data" / "cache" / "demo").exists()
+    assert outputs["parquet"] == outputs["sqlite"]
+    assert len(outputs["parquet"][1]["series"]) == 4  # three candle series, one funding
+
+
+def test_table_output(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    result = run(config, "cache", "update", "--symbols", "BTC/USDT,ETH/USDT:USDT")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "cache update: demo 1h (now 2026-05-16 00:00Z)" in out
+    assert "BTC/USDT" in out
+    assert "ETH/USDT:USDT" in out
+    assert "2026-05-15 23:00Z" in out
+    assert "2 symbols, 0 failed" in out
+    assert "\x1b[" not in out
+
+    stats = run(config, "cache", "stats")
+    assert stats.exit_code == 0, stats.output
+    assert "ETH/USDT:USDT" in stats.stdout
+    assert "funding" in stats.stdout
+
+
+def test_stats_on_an_empty_cache(tmp_path: Path) -> None:
+    result = run(make_config(tmp_path), "cache", "stats")
+    assert result.exit_code == 0, result.output
+    assert "nothing cached yet: run `pairs cache update`" in result.stdout
+    assert json.loads(run(make_config(tmp_path), "cache", "stats", "--json").stdout)["series"] == []
+
+
+# ---- errors: one line, the right exit code, never a traceback ---------------------------------
+
+
+def assert_one_line_error(result: Result, *, starts: str) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(starts), lines[0]
+    assert result.stdout == ""
+    return lines[0]
+
+
+BAD_CONFIGS = [
+    pytest.param(
+        "cache:\n  backend: parket\n",
+        'error: config.yaml: cache.backend must be one of parquet, sqlite (got "parket")',
+        id="bad-value",
+    ),
+    pytest.param(
+        "cache:\n  backnd: sqlite\n",
+        "error: config.yaml: cache.backnd is not a known key (allowed: ",
+        id="unknown-key",
+    ),
+    pytest.param(
+        "cache: {backend: parquet\n",
+        "error: config.yaml: line 3 is not valid YAML (",
+        id="invalid-yaml",
+    ),
+    pytest.param(
+        "exchange: binance\n",  # `--exchange demo` is an override into this section
+        'error: config.yaml: exchange must be a mapping (got "binance")',
+        id="section-not-a-mapping",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "starts"), BAD_CONFIGS)
+@pytest.mark.parametrize("command", ["update", "stats"])
+def test_bad_config_exits_2_with_one_line(
+    tmp_path: Path, text: str, starts: str, command: str
+) -> None:
+    config = make_config(tmp_path, text)
+    assert_one_line_error(run(config, "cache", command), starts=starts)
+    assert not (tmp_path / "data").exists()  # nothing was created
+
+
+def test_missing_config_file_exits_2(tmp_path: Path) -> None:
+    line = assert_one_line_error(run(tmp_path / "missing.yaml", "cache", "stats"), starts="error: ")
+    assert line == f"error: {tmp_path / 'missing.yaml'}: config file not found (pass --config PATH)"
+
+
+def test_bad_timeframe_option_exits_2(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    line = assert_one_line_error(
+        run(config, "cache", "update", "--timeframe", "4hours"), starts="error: "
+    )
+    allowed = "cache.timeframe must be a ccxt timeframe such as 1m, 5m, 1h, 4h, 1d"
+    assert line.endswith(f'{allowed} (got "4hours")')
+    demo = assert_one_line_error(
+        run(config, "cache", "update", "--timeframe", "5m"), starts="error: "
+    )
+    assert "cache.timeframe must be a multiple of 1h on the demo market" in demo
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--now", "yesterday", "cache", "stats"], id="now"),
+        pytest.param(["cache", "update", "--since", "2026-13-01"], id="since"),
+    ],
+)
+def test_bad_datetime_option_exits_2_with_a_clear_message(tmp_path: Path, args: list[str]) -> None:
+    result = run(make_config(tmp_path), *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    option, value = ("--now", "yesterday") if args[0] == "--now" else ("--since", "2026-13-01")
+    assert f"Invalid value for '{option}'" in result.stderr
+    assert f"{option} must be an ISO date or datetime in UTC, e.g. 2026-05-01" in result.stderr
+    assert f"(got '{value}')" in result.stderr
+
+
+def test_unknown_symbol_is_a_usage_error(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    line = assert_one_line_error(
+        run(config, "cache", "update", "--symbols", "BTC/USDT,BTC/USTD"), starts="error: "
+    )
+    assert line.startswith("error: demo does not list BTC/USTD (did you mean BTC/USDT")
+    assert not list((tmp_path / "data" / "cache").rglob("*.parquet"))  # nothing fetched
+
+
+def test_unknown_symbol_in_the_config_is_a_usage_error(tmp_path: Path) -> None:
+    config = make_config(tmp_path, "universe:\n  symbols: [ETH/USDT, DOGE/USDC]\n")
+    line = assert_one_line_error(run(config, "cache", "update"), starts="error: ")
+    assert line.startswith("error: demo does not list DOGE/USDC")
+
+
+# ---- help and docs ----------------------------------------------------------------------------
+
+
+def _commands(group: click.Group, prefix: str) -> Iterator[tuple[str, click.Command]]:
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            yield from _commands(command, path)
+        else:
+            yield path, command
+
+
+COMMANDS = [path for path, _ in _commands(pairs, "pairs")]
+
+
+def test_the_command_list_is_what_the_readme_promises() -> None:
+    assert COMMANDS == ["pairs cache stats", "pairs cache update"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_is_in_the_readme_and_has_help_with_an_example(command: str) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"### `{command}`" in readme
+    assert f"{command} " in readme.replace("pairs --exchange demo ", "pairs ")  # an example
+    result = CliRunner().invoke(pairs, [*command.split()[1:], "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.stdout
+    assert command.split()[-1] in result.stdout
+    for option in ("--json",):
+        assert option in result.stdout
+
+
+def test_group_help_and_version() -> None:
+    result = CliRunner().invoke(pairs, ["-h"])
+    assert result.exit_code == 0
+    for option in ("--config", "--exchange", "--now", "Example"):
+        assert option in result.stdout
+    version = CliRunner().invoke(pairs, ["--version"])
+    assert version.exit_code == 0
+    assert version.stdout.startswith("pairs, version ")
+
+
+def test_python_dash_m_pairscan_help() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pairscan", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Usage: pairs" in done.stdout or "Usage: python -m pairscan" in done.stdout
+    assert "cache" in done.stdout
