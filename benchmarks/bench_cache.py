@@ -6,17 +6,19 @@ local Binance-protocol server of `tests/fakes/binance.py` and fetched by real cc
 
 1. cold `cache update`: 365 days of every symbol, through `run_cache_update`;
 2. hourly `cache update`: the fake clock moves one hour, the job runs again;
-3. read every series from the store and align them with `align_candles`.
+3. read the last 365 days of every series from the store and align them (`align_candles`).
 
 The peer is what a typical freqtrade-style script does: ccxt `fetch_ohlcv` with ccxt's own
 `paginate` per symbol into a DataFrame and `to_parquet` of the whole file (re-downloading the
 year every hour), then `read_parquet` + `concat` + `reindex` + `ffill(limit=3)` to read.
 Speeds are printed as ratios against that peer. ccxt's rate limiter is off (local server);
-the seconds it would add are computed from ccxt's own cost table (see `rate_limit_cost`) and
-checked once against a measured run with the limiter on.
+the wait it would add is computed from ccxt's own cost table (`rate_limit_cost`) and checked
+once against a run with the limiter on. Every run is checked against the recorded data, so a
+benchmark that silently does other work fails instead of printing a number.
 
     python benchmarks/bench_cache.py [--backend parquet|sqlite|both] [--symbols 20]
                                      [--json out.json] [--data ../shared/data] [--repeats 5]
+                                     [--update-repeats 3]
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +45,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import ccxt  # noqa: E402
 import numpy as np  # noqa: E402
+import numpy.typing as npt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow  # noqa: E402
 from tests.fakes.binance import (  # noqa: E402
@@ -75,9 +78,9 @@ REFETCH_BARS = 2
 HTTP_TIMEOUT_MS = 30_000
 RATE_LIMIT_CHECK_SYMBOLS = 5
 CANDLE_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
-# Local paths of the fake -> ccxt `api` section whose cost table prices them.
+# Path prefix on the fake -> the ccxt `api` section whose cost table prices it.
 CCXT_API_OF_PREFIX = {"/api/v3/": "public", "/fapi/v1/": "fapiPublic"}
-ENDPOINTS = {"klines": "klines", "fundingRate": "funding", "exchangeInfo": "exchangeInfo"}
+ENDPOINT_NAMES = {"klines": "klines", "fundingRate": "funding", "exchangeInfo": "exchangeInfo"}
 
 T = TypeVar("T")
 
@@ -96,10 +99,10 @@ def check(condition: bool, message: str) -> None:
 
 @dataclass(frozen=True)
 class Market:
-    """The benchmark's market: which ccxt exchange, symbols and clock.
+    """The benchmark's market: ccxt exchange, symbols and the fake's clock.
 
-    clock_ms: the fake's clock for the cold run; the newest common bar opens then, so it is
-    still open and the hourly run one hour later has a new closed bar for every symbol.
+    clock_ms: the fake's clock for the cold run. The newest bar every symbol has opens then,
+    so it is still open, and one hour later every symbol has exactly one new closed bar.
     """
 
     label: str
@@ -125,16 +128,15 @@ def build_market(data: Path, n_symbols: int) -> tuple[ExchangeState, Market]:
         exchange_id, types = "binance", ("spot", "linear")
         label = "pairscan demo market (spot + USDⓈ-M perpetuals)"
     chosen = [m for m in listed if m.candles is not None and len(m.candles)][:n_symbols]
-    check(len(chosen) > 0, f"no candle series found in {data} or the demo market")
+    check(len(chosen) > 0, f"no candle series found in {data} or in the demo market")
     _fit_tick_sizes(chosen)
-    clock = min(_candles(m).timestamp[-1] for m in chosen)
     market = Market(
         label=label,
         exchange_id=exchange_id,
         market_types=types,
         symbols=tuple(m.symbol for m in chosen),
         perps=frozenset(m.symbol for m in chosen if m.kind == "perp"),
-        clock_ms=int(clock),
+        clock_ms=min(int(_candles(m).timestamp[-1]) for m in chosen),
     )
     return state, market
 
@@ -147,9 +149,9 @@ def _candles(market: FakeMarket) -> Candles:
 
 def _fit_tick_sizes(markets: Sequence[FakeMarket]) -> None:
     """The fake rounds its still-open candle's high/low/close to the market's tick but not
-    its open; where the recorded prices have more decimals than the fake's tick table
-    (ENA, XTZ, SOL perps), that candle comes out with low > open, pairscan's validator
-    rejects the page and the symbol fails. Give such markets a tick that fits their prices."""
+    its open. Where the recorded prices have more decimals than the fake's tick table (ENA,
+    XTZ, SOL perps) that candle comes out with low > open, pairscan rightly rejects the page
+    and the symbol fails. Give such markets a tick that fits their recorded prices."""
     for market in markets:
         candles = _candles(market)
         prices = np.concatenate([candles.open, candles.high, candles.low, candles.close])
@@ -162,23 +164,20 @@ def _fit_tick_sizes(markets: Sequence[FakeMarket]) -> None:
 
 
 def window(now_ms: int) -> tuple[int, int]:
-    """(first, last) bar open of the closed bars a 365-day cold update stores at `now_ms`."""
+    """(first, last) bar open of the 365 days of closed bars before `now_ms`."""
     last = last_closed_open_ms(now_ms, TF_MS)
     return last - HISTORY_DAYS * MS_PER_DAY + TF_MS, last
 
 
 def expected_bars(state: ExchangeState, symbol: str, now_ms: int) -> int:
     first, last = window(now_ms)
-    ts = _candles(state.market(symbol)).timestamp
-    return int(np.count_nonzero((ts >= first) & (ts <= last)))
+    return len(_candles(state.market(symbol)).between(first, last))
 
 
-def expected_funding(state: ExchangeState, symbol: str, since_ms: int, now_ms: int) -> int:
+def expected_funding(state: ExchangeState, symbol: str, now_ms: int) -> int:
+    first, _ = window(now_ms)
     funding = state.market(symbol).funding
-    if funding is None:
-        return 0
-    ts = funding.timestamp
-    return int(np.count_nonzero((ts >= since_ms) & (ts <= now_ms)))
+    return 0 if funding is None else len(funding.between(first, now_ms))
 
 
 # --------------------------------------------------------------------------- requests
@@ -188,9 +187,9 @@ def expected_funding(state: ExchangeState, symbol: str, since_ms: int, now_ms: i
 class Requests:
     """Requests the fake served during one run, by endpoint, and their ccxt rate-limit cost.
 
-    weight: sum of ccxt's per-request cost (Binance's request weight for USDⓈ-M).
-    limiter_s: seconds ccxt's limiter would wait: before each request but an instance's
-    first it sleeps until `rateLimit * cost` ms have passed since the previous one.
+    weight: sum of ccxt's per-request cost (for USDⓈ-M this is Binance's request weight).
+    limiter_s: what ccxt's limiter would wait: before every request but an instance's first
+    it sleeps until `rateLimit * cost` ms have passed since the previous request.
     """
 
     by_endpoint: dict[str, int]
@@ -209,7 +208,7 @@ def ccxt_binance() -> Any:
 
 
 def rate_limit_cost(request: LoggedRequest) -> float:
-    """ccxt's cost of one logged request (klines on fapi: 1, 2, 5 or 10 by `limit`)."""
+    """ccxt's cost of one logged request (fapi klines: 1, 2, 5 or 10 by `limit`)."""
     for prefix, api in CCXT_API_OF_PREFIX.items():
         if request.path.startswith(prefix):
             path = request.path[len(prefix) :]
@@ -223,11 +222,11 @@ def rate_limit_cost(request: LoggedRequest) -> float:
 
 
 def summarize(requests: Sequence[LoggedRequest]) -> Requests:
-    counts = Counter(ENDPOINTS.get(r.path.rsplit("/", 1)[-1], r.path) for r in requests)
+    counts = Counter(ENDPOINT_NAMES.get(r.path.rsplit("/", 1)[-1], r.path) for r in requests)
     costs = [rate_limit_cost(r) for r in requests]
     weight = float(sum(costs))
-    limiter_ms = ccxt_binance().rateLimit * (weight - (costs[0] if costs else 0.0))
-    return Requests(dict(counts), len(requests), weight, limiter_ms / 1000.0)
+    waited_ms = ccxt_binance().rateLimit * (weight - (costs[0] if costs else 0.0))
+    return Requests(dict(counts), len(requests), weight, waited_ms / 1000.0)
 
 
 def served(state: ExchangeState, run: Callable[[], T]) -> tuple[T, Requests, float]:
@@ -294,24 +293,30 @@ def read_aligned(config: Config, symbols: Sequence[str], now_ms: int) -> Aligned
 def check_cache(
     config: Config, state: ExchangeState, market: Market, since_ms: int, now_ms: int
 ) -> int:
-    """Every symbol holds exactly the recorded bars of since_ms..last closed bar at now_ms,
-    and the recorded funding events of since_ms..now_ms."""
+    """Every symbol holds exactly the recorded bars from since_ms to the last closed bar at
+    now_ms and the recorded funding events from since_ms to now_ms. Returns the events."""
     last = last_closed_open_ms(now_ms, TF_MS)
     events = 0
     with open_store(config.cache.backend, config.data_dir / "cache") as store:
         for symbol in market.symbols:
             bars = store.read_candles(config.exchange.id, symbol, TIMEFRAME)
             recorded = _candles(state.market(symbol)).between(since_ms, last)
+            ours, theirs = bars.columns(), recorded.columns()
             check(
-                np.array_equal(bars.timestamp, recorded.timestamp)
-                and np.array_equal(bars.close, recorded.close),
-                f"{symbol}: cached bars differ from the recorded ones",
+                all(np.array_equal(ours[c], theirs[c]) for c in CANDLE_COLUMNS),
+                f"{symbol}: the {len(bars)} cached bars differ from the {len(recorded)} recorded",
             )
-            if symbol in market.perps:
-                cached = len(store.read_funding(config.exchange.id, symbol))
-                wanted = expected_funding(state, symbol, since_ms, now_ms)
-                check(cached == wanted, f"{symbol}: {cached} funding events, expected {wanted}")
-                events += cached
+            funding = state.market(symbol).funding
+            if symbol in market.perps and funding is not None:
+                cached = store.read_funding(config.exchange.id, symbol)
+                wanted = funding.between(since_ms, now_ms)
+                check(
+                    np.array_equal(cached.timestamp, wanted.timestamp)
+                    and np.array_equal(cached.funding_rate, wanted.funding_rate),
+                    f"{symbol}: the {len(cached)} cached funding events differ from the "
+                    f"{len(wanted)} recorded",
+                )
+                events += len(cached)
     return events
 
 
@@ -319,7 +324,7 @@ def check_cache(
 
 
 def peer_update(fake: FakeBinance, market: Market, now_ms: int, folder: Path) -> tuple[int, int]:
-    """A freqtrade-style download: ccxt `paginate` from 365 days ago to now, every symbol,
+    """A freqtrade-style download: ccxt `paginate` from 365 days ago to now for every symbol,
     each file rewritten whole. Returns (bars, funding events) written."""
     exchange = getattr(ccxt, market.exchange_id)(
         fake.ccxt_config(market_types=market.market_types, timeout_ms=HTTP_TIMEOUT_MS)
@@ -330,14 +335,16 @@ def peer_update(fake: FakeBinance, market: Market, now_ms: int, folder: Path) ->
         exchange.load_markets()
         for symbol in market.symbols:
             params = {"paginate": True, "until": now_ms}
-            rows = exchange.fetch_ohlcv(symbol, TIMEFRAME, since=first, params=params)
+            rows = exchange.fetch_ohlcv(symbol, TIMEFRAME, since=first, params=dict(params))
             frame = pd.DataFrame(rows, columns=CANDLE_COLUMNS)
             # freqtrade drops the still-open candle and any duplicates before saving.
             frame = frame[frame["timestamp"] <= last].drop_duplicates("timestamp")
             frame.to_parquet(folder / f"{symbol_key(symbol)}_{TIMEFRAME}.parquet", index=False)
             bars += len(frame)
             if symbol in market.perps:
-                history = exchange.fetch_funding_rate_history(symbol, since=first, params=params)
+                history = exchange.fetch_funding_rate_history(
+                    symbol, since=first, params=dict(params)
+                )
                 funding = pd.DataFrame(
                     {
                         "timestamp": [h["timestamp"] for h in history],
@@ -365,12 +372,31 @@ def peer_read(folder: Path, symbols: Sequence[str]) -> pd.DataFrame:
     return wide.reindex(grid).ffill(limit=MAX_FFILL_BARS)
 
 
-# --------------------------------------------------------------------------- results
+def peer_problems(
+    state: ExchangeState, market: Market, now_ms: int, bars: int, events: int
+) -> tuple[str, ...]:
+    """How the peer's files differ from the recorded window (it re-downloads all of it)."""
+    want_bars = sum(expected_bars(state, s, now_ms) for s in market.symbols)
+    want_events = sum(expected_funding(state, s, now_ms) for s in market.perps)
+    problems = []
+    if bars != want_bars:
+        problems.append(f"{bars - want_bars:+d} bars of {want_bars}")
+    if events != want_events:
+        problems.append(f"{events - want_events:+d} funding events of {want_events}")
+    return tuple(problems)
 
 
-@dataclass
+# --------------------------------------------------------------------------- runs
+
+
+@dataclass(frozen=True)
 class Result:
-    """One measured run. seconds: wall time; requests: None for reads."""
+    """One measured run. seconds: wall time (the best of the repeats for reads).
+
+    bars: bars written (updates), cells of the aligned matrix (reads) or symbols (limiter
+    check); events: funding events cached; problems: how the written data differs from the
+    recording (empty: it does not).
+    """
 
     phase: str
     who: str
@@ -378,8 +404,7 @@ class Result:
     requests: Requests | None = None
     bars: int = 0
     events: int | None = None
-    correct: str = "yes"
-    extra: dict[str, Any] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -387,15 +412,35 @@ class Result:
         return out
 
 
+@dataclass(frozen=True)
+class Panel:
+    """The close matrix a read produced, to check that both sides did the same work."""
+
+    first_ms: int
+    close: npt.NDArray[np.float64]
+
+
 def best_of(repeats: int, run: Callable[[], T]) -> tuple[T, float]:
-    best = float("inf")
-    result: T | None = None
-    for _ in range(repeats):
+    """(result of the last run, fastest wall time) over `repeats` >= 1 runs."""
+    started = time.perf_counter()
+    result = run()
+    best = time.perf_counter() - started
+    for _ in range(repeats - 1):
         started = time.perf_counter()
         result = run()
         best = min(best, time.perf_counter() - started)
-    assert result is not None  # repeats >= 1
     return result, best
+
+
+def fastest(runs: Sequence[Result]) -> Result:
+    """The fastest of repeated update runs, which must all have made the same requests."""
+    first = _requests(runs[0])
+    for run in runs[1:]:
+        check(
+            _requests(run).by_endpoint == first.by_endpoint,
+            f"{run.who} {run.phase}: requests differ between repeats",
+        )
+    return min(runs, key=lambda r: r.seconds)
 
 
 def bench_pairscan(
@@ -403,55 +448,62 @@ def bench_pairscan(
     fake: FakeBinance,
     market: Market,
     backend: str,
-    repeats: int,
+    update_repeats: int,
+    read_repeats: int,
     check_rate_limiter: bool,
-) -> list[Result]:
+) -> tuple[list[Result], Panel]:
+    """Cold + hourly update `update_repeats` times, each in a fresh cache (the fastest of each
+    counts), the limiter check, then the read of the last cache `read_repeats` times."""
     who = f"pairscan {backend}"
-    n, n_perps = len(market.symbols), len(market.perps)
-    results = []
+    n = len(market.symbols)
+    cold, hourly = [], []
     with tempfile.TemporaryDirectory(prefix=f"bench-cache-{backend}-") as tmp:
-        config = job_config(Path(tmp), fake, market, backend)
-        state.now_ms = market.clock_ms
-        report, requests, seconds = served(state, lambda: update(config, state.now_ms))
-        check(report.requests == requests.total, "the job's request count differs from the log")
-        for s in report.symbols:
-            wanted = expected_bars(state, s.symbol, state.now_ms)
-            check(s.total_bars == wanted, f"{s.symbol}: {s.total_bars} bars, expected {wanted}")
-        cold_first, _ = window(state.now_ms)
-        events = check_cache(config, state, market, cold_first, state.now_ms)
-        bars = sum(s.total_bars for s in report.symbols)
-        results.append(Result("cold update", who, seconds, requests, bars, events))
+        for repeat in range(update_repeats):
+            folder = Path(tmp) / f"run-{repeat}"
+            folder.mkdir()
+            config = job_config(folder, fake, market, backend)
+            state.now_ms = market.clock_ms
+            cold_first, _ = window(state.now_ms)
+            report, requests, seconds = served(
+                state, functools.partial(update, config, state.now_ms)
+            )
+            check(report.requests == requests.total, "the job's request count differs from log")
+            events = check_cache(config, state, market, cold_first, state.now_ms)
+            bars = sum(s.new_bars for s in report.symbols)
+            cold.append(Result("cold update", who, seconds, requests, bars, events))
 
-        state.advance(MS_PER_HOUR)
-        report, requests, seconds = served(state, lambda: update(config, state.now_ms))
-        # One klines request per symbol, one funding request per perp, one exchangeInfo per
-        # market type ccxt loads: an hourly run that pages through more is a regression.
-        wanted_counts = {
-            "klines": n,
-            "funding": n_perps,
-            "exchangeInfo": len(market.market_types),
-        }
-        check(
-            requests.by_endpoint == {k: v for k, v in wanted_counts.items() if v},
-            f"hourly update made {requests.by_endpoint}, expected {wanted_counts}",
-        )
-        new = [s.new_bars for s in report.symbols]
-        check(new == [1] * n, f"hourly update added {new} bars, expected 1 per symbol")
-        check_cache(config, state, market, cold_first, state.now_ms)
-        results.append(Result("hourly update", who, seconds, requests, sum(new)))
+            state.advance(MS_PER_HOUR)
+            report, requests, seconds = served(
+                state, functools.partial(update, config, state.now_ms)
+            )
+            # One klines request per symbol, one funding request per perp, one exchangeInfo
+            # per market type ccxt loads: an hourly run that pages through more is a bug.
+            wanted = {
+                "klines": n,
+                "funding": len(market.perps),
+                "exchangeInfo": len(market.market_types),
+            }
+            check(
+                requests.by_endpoint == {k: v for k, v in wanted.items() if v},
+                f"hourly update made {requests.by_endpoint} requests, expected {wanted}",
+            )
+            new = [s.new_bars for s in report.symbols]
+            check(new == [1] * n, f"hourly update added {new} bars, expected 1 per symbol")
+            check_cache(config, state, market, cold_first, state.now_ms)
+            new_events = sum(s.new_funding or 0 for s in report.symbols)
+            hourly.append(Result("hourly update", who, seconds, requests, sum(new), new_events))
+        results = [fastest(cold), fastest(hourly)]
 
         if check_rate_limiter:
-            results.append(measure_rate_limiter(state, fake, market, Path(tmp), backend))
+            results.append(measure_rate_limiter(state, fake, market, folder, backend))
 
-        panel, seconds = best_of(
-            repeats, lambda: read_aligned(config, market.symbols, state.now_ms)
-        )
-        cells = panel.n_bars * panel.n_symbols
-        check(not np.isnan(panel.close).any(), "the aligned panel has holes")
-        results.append(Result("read + align", who, seconds, bars=cells))
-        results[-1].extra["panel"] = panel.close
-        results[-1].extra["grid_start_ms"] = int(panel.timestamps[0])
-    return results
+        def read() -> AlignedPanel:
+            return read_aligned(config, market.symbols, state.now_ms)
+
+        panel, seconds = best_of(read_repeats, read)
+        check(not np.isnan(panel.close).any(), "the aligned matrix has holes")
+        results.append(Result("read + align", who, seconds, bars=panel.close.size))
+    return results, Panel(int(panel.timestamps[0]), panel.close)
 
 
 def measure_rate_limiter(
@@ -459,91 +511,60 @@ def measure_rate_limiter(
 ) -> Result:
     """The same hour again with ccxt's limiter on, for a few symbols: predicted vs measured.
 
-    Re-running the hour makes the same requests as an hourly update (one klines page that
-    reaches the last closed bar, one funding page)."""
+    Re-running the hour makes the requests of an hourly update (one klines page reaching the
+    last closed bar per symbol, one funding page per perp, exchangeInfo)."""
     symbols = market.symbols[:RATE_LIMIT_CHECK_SYMBOLS]
     config = job_config(folder, fake, market, backend, rate_limit=True)
     _, requests, seconds = served(state, lambda: update(config, state.now_ms, symbols))
-    result = Result("rate-limiter check", f"pairscan {backend}", seconds, requests)
-    result.extra["symbols"] = len(symbols)
-    return result
+    return Result("limiter check", f"pairscan {backend}", seconds, requests, len(symbols))
 
 
 def bench_peer(
-    state: ExchangeState, fake: FakeBinance, market: Market, repeats: int
-) -> list[Result]:
+    state: ExchangeState,
+    fake: FakeBinance,
+    market: Market,
+    update_repeats: int,
+    read_repeats: int,
+) -> tuple[list[Result], Panel]:
+    """The peer's cold + hourly download `update_repeats` times, then its read."""
     who = "peer (ccxt paginate)"
-    first, _ = window(market.clock_ms)
-    expected_events = sum(expected_funding(state, s, first, market.clock_ms) for s in market.perps)
-    expected_total = sum(expected_bars(state, s, market.clock_ms) for s in market.symbols)
-    results = []
+    runs: dict[str, list[Result]] = {"cold update": [], "hourly update": []}
     with tempfile.TemporaryDirectory(prefix="bench-cache-peer-") as tmp:
-        folder = Path(tmp)
-        state.now_ms = market.clock_ms
-        (bars, events), requests, seconds = served(
-            state, lambda: peer_update(fake, market, state.now_ms, folder)
-        )
-        results.append(
-            Result(
-                "cold update",
-                who,
-                seconds,
-                requests,
-                bars,
-                events,
-                correct=_peer_correct(bars, expected_total, events, expected_events),
-            )
-        )
-        state.advance(MS_PER_HOUR)
-        first, _ = window(state.now_ms)
-        expected_events = sum(expected_funding(state, s, first, state.now_ms) for s in market.perps)
-        expected_total = sum(expected_bars(state, s, state.now_ms) for s in market.symbols)
-        (bars, events), requests, seconds = served(
-            state, lambda: peer_update(fake, market, state.now_ms, folder)
-        )
-        results.append(
-            Result(
-                "hourly update",
-                who,
-                seconds,
-                requests,
-                bars,
-                events,
-                correct=_peer_correct(bars, expected_total, events, expected_events),
-            )
-        )
-        frame, seconds = best_of(repeats, lambda: peer_read(folder, market.symbols))
+        for repeat in range(update_repeats):
+            folder = Path(tmp) / f"run-{repeat}"
+            folder.mkdir()
+            for phase, clock in (
+                ("cold update", market.clock_ms),
+                ("hourly update", market.clock_ms + MS_PER_HOUR),
+            ):
+                state.now_ms = clock
+                (bars, events), requests, seconds = served(
+                    state, functools.partial(peer_update, fake, market, clock, folder)
+                )
+                problems = peer_problems(state, market, clock, bars, events)
+                runs[phase].append(Result(phase, who, seconds, requests, bars, events, problems))
+        results = [fastest(r) for r in runs.values()]
+        frame, seconds = best_of(read_repeats, lambda: peer_read(folder, market.symbols))
         results.append(Result("read + align", who, seconds, bars=frame.size))
-        results[-1].extra["panel"] = frame.to_numpy()
-        results[-1].extra["grid_start_ms"] = int(frame.index[0].value // 1_000_000)
-    return results
+    first_ms = int(frame.index[0].value // 1_000_000)  # ns -> ms
+    return results, Panel(first_ms, frame.to_numpy(dtype=np.float64))
 
 
-def _peer_correct(bars: int, expected_bars: int, events: int, expected_events: int) -> str:
-    problems = []
-    if bars != expected_bars:
-        problems.append(f"{bars - expected_bars:+d} bars")
-    if events != expected_events:
-        problems.append(f"{events - expected_events:+d} funding events")
-    return "no: " + ", ".join(problems) if problems else "yes"
-
-
-def check_same_panel(ours: Result, peer: Result) -> None:
+def check_same_panel(who: str, ours: Panel, peer: Panel) -> None:
     """Both reads must produce the same close matrix, or the ratio compares different work."""
-    a, b = ours.extra["panel"], peer.extra["panel"]
     same = (
-        ours.extra["grid_start_ms"] == peer.extra["grid_start_ms"]
-        and a.shape == b.shape
-        and np.array_equal(a, b, equal_nan=True)
+        ours.first_ms == peer.first_ms
+        and ours.close.shape == peer.close.shape
+        and np.array_equal(ours.close, peer.close, equal_nan=True)
     )
-    check(same, f"{ours.who} and the peer read different matrices ({a.shape} vs {b.shape})")
+    check(same, f"{who} and the peer read different close matrices")
 
 
 # --------------------------------------------------------------------------- output
 
 
 def environment() -> dict[str, Any]:
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -551,9 +572,8 @@ def environment() -> dict[str, Any]:
         "pyarrow": pyarrow.__version__,
         "ccxt": ccxt.__version__,
         "cpu_count": os.cpu_count(),
-        "cpus_usable": affinity,
+        "cpus_usable": usable,
         "platform": platform.platform(),
-        "machine": platform.machine(),
     }
 
 
@@ -561,58 +581,78 @@ def ratio(peer: float, ours: float) -> str:
     return f"{peer / ours:.1f}x" if ours > 0 else "-"
 
 
-def print_table(results: Sequence[Result], market: Market) -> None:
+def _requests(result: Result) -> Requests:
+    if result.requests is None:
+        raise BenchmarkError(f"{result.who} {result.phase} has no request log")
+    return result.requests
+
+
+def print_tables(
+    results: Sequence[Result], market: Market, update_repeats: int, read_repeats: int
+) -> None:
     peers = {r.phase: r for r in results if r.who.startswith("peer")}
     n = len(market.symbols)
     for phase in ("cold update", "hourly update"):
-        print(f"\n{phase}: {n} symbols ({len(market.perps)} perps), {TIMEFRAME}")
+        peer = peers[phase]
         print(
-            f"  {'':22} {'requests':>8} {'klines':>6} {'funding':>7} {'info':>4} "
-            f"{'weight':>7} {'limiter s':>9} {'seconds':>8} {'bars':>7} {'events':>6} "
-            f"{'correct':>8} {'peer/ours s':>11} {'peer/ours req':>13}"
+            f"\n{phase}: {n} symbols ({len(market.perps)} perps) x {TIMEFRAME}, "
+            f"fastest of {update_repeats} runs"
+        )
+        print(
+            f"  {'':20} {'requests':>8} {'klines':>6} {'funding':>7} {'info':>4} {'weight':>6} "
+            f"{'limiter s':>9} {'seconds':>7} {'bars':>6} {'events':>6} {'ok':>3} "
+            f"{'x s':>5} {'x req':>5} {'x lim':>5}"
         )
         for r in (r for r in results if r.phase == phase):
-            q = r.requests
-            assert q is not None
-            peer = peers[phase]
-            assert peer.requests is not None
-            vs = "" if r is peer else ratio(peer.seconds, r.seconds)
-            vs_req = "" if r is peer else ratio(peer.requests.total, q.total)
+            q, pq = _requests(r), _requests(peer)
+            vs = ("", "", "")
+            if r is not peer:
+                vs = (
+                    ratio(peer.seconds, r.seconds),
+                    ratio(pq.total, q.total),
+                    ratio(pq.limiter_s, q.limiter_s),
+                )
             events = "-" if r.events is None else str(r.events)
             print(
-                f"  {r.who:22} {q.total:8d} {q.get('klines'):6d} {q.get('funding'):7d} "
-                f"{q.get('exchangeInfo'):4d} {q.weight:7.0f} {q.limiter_s:9.1f} "
-                f"{r.seconds:8.3f} {r.bars:7d} {events:>6} {r.correct[:3]:>8} {vs:>11} "
-                f"{vs_req:>13}"
+                f"  {r.who:20} {q.total:8d} {q.get('klines'):6d} {q.get('funding'):7d} "
+                f"{q.get('exchangeInfo'):4d} {q.weight:6.0f} {q.limiter_s:9.1f} "
+                f"{r.seconds:7.3f} {r.bars:6d} {events:>6} {'no' if r.problems else 'yes':>3} "
+                f"{vs[0]:>5} {vs[1]:>5} {vs[2]:>5}"
             )
-        for r in (r for r in results if r.phase == phase and r.correct != "yes"):
-            print(f"  ! {r.who}: {r.correct}")
-    print(f"\nread + align: {n} symbols x 1 year into one matrix, best of repeats")
-    print(f"  {'':22} {'seconds':>8} {'cells':>8} {'Mcells/s':>8} {'peer/ours s':>11}")
+        for r in (r for r in results if r.phase == phase and r.problems):
+            print(f"  ! {r.who} wrote {', '.join(r.problems)}")
     peer = peers["read + align"]
+    print(
+        f"\nread + align: {n} symbols x 365 days into one close matrix, "
+        f"fastest of {read_repeats} reads"
+    )
+    print(f"  {'':20} {'seconds':>7} {'cells':>6} {'Mcells/s':>8} {'x s':>5}")
     for r in (r for r in results if r.phase == "read + align"):
-        vs = "" if r is peer else ratio(peer.seconds, r.seconds)
+        speedup = "" if r is peer else ratio(peer.seconds, r.seconds)
         rate = r.bars / r.seconds / 1e6
-        print(f"  {r.who:22} {r.seconds:8.4f} {r.bars:8d} {rate:8.2f} {vs:>11}")
-    for r in (r for r in results if r.phase == "rate-limiter check"):
-        assert r.requests is not None
+        print(f"  {r.who:20} {r.seconds:7.4f} {r.bars:6d} {rate:8.2f} {speedup:>5}")
+    for r in (r for r in results if r.phase == "limiter check"):
+        q = _requests(r)
         print(
-            f"\nccxt rate limiter on, {r.extra['symbols']} symbols, same hour again "
-            f"({r.requests.total} requests, weight {r.requests.weight:.0f}): predicted "
-            f">= {r.requests.limiter_s:.2f} s of waiting, measured {r.seconds:.2f} s in total"
+            f"\nccxt limiter check ({r.who}, limiter on, {r.bars} symbols, the same hour again): "
+            f"{q.total} requests of weight {q.weight:.0f}; predicted wait {q.limiter_s:.2f} s, "
+            f"measured {r.seconds:.2f} s in all"
         )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n", 1)[0])
     parser.add_argument("--backend", choices=("parquet", "sqlite", "both"), default="parquet")
-    parser.add_argument("--symbols", type=int, default=20, help="how many series (max 20)")
+    parser.add_argument("--symbols", type=int, default=20, help="how many series (1-20)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="recorded data folder")
-    parser.add_argument("--repeats", type=int, default=5, help="reads timed (best is kept)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed reads; the best counts")
+    parser.add_argument(
+        "--update-repeats", type=int, default=3, help="cold + hourly update runs; the best counts"
+    )
     args = parser.parse_args(argv)
-    if not 1 <= args.symbols <= 20 or args.repeats < 1:
-        parser.error("--symbols must be 1..20 and --repeats at least 1")
+    if not 1 <= args.symbols <= 20 or args.repeats < 1 or args.update_repeats < 1:
+        parser.error("--symbols must be 1..20 and the repeats at least 1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     backends = ["parquet", "sqlite"] if args.backend == "both" else [args.backend]
 
@@ -621,41 +661,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     state, market = build_market(args.data, args.symbols)
     first, last = window(market.clock_ms)
     print(
-        f"market: {market.label}; ccxt {market.exchange_id} over HTTP to 127.0.0.1; "
-        f"{len(market.symbols)} symbols; cold window {format_utc(first)} .. {format_utc(last)}, "
-        f"clock {format_utc(market.clock_ms)}, then +1 h"
+        f"market: {market.label}; ccxt {market.exchange_id} over HTTP to 127.0.0.1; cold "
+        f"window {format_utc(first)} .. {format_utc(last)} (clock {format_utc(market.clock_ms)})"
+        f", then the clock moves 1 h"
     )
     print(
-        f"rate limiter off (local server); 'weight' = sum of ccxt's per-request cost, "
-        f"'limiter s' = weight x rateLimit {ccxt_binance().rateLimit} ms: the wait ccxt's limiter "
-        f"would add against Binance"
+        "ccxt's rate limiter is off (local server). weight: sum of ccxt's per-request costs; "
+        f"limiter s: what ccxt's limiter would wait against Binance (cost x rateLimit "
+        f"{ccxt_binance().rateLimit} ms per request); x: peer / pairscan, above 1 = pairscan "
+        "faster or lighter"
     )
 
     started = time.perf_counter()
     results: list[Result] = []
+    panels: dict[str, Panel] = {}
     with start_fake_binance(state) as fake:
         for i, backend in enumerate(backends):
-            results += bench_pairscan(state, fake, market, backend, args.repeats, i == 0)
-        results += bench_peer(state, fake, market, args.repeats)
-    peer_read_result = next(r for r in results if r.who.startswith("peer") and "read" in r.phase)
-    for r in results:
-        if r.phase == "read + align" and r is not peer_read_result:
-            check_same_panel(r, peer_read_result)
-    print_table(results, market)
+            runs, panels[backend] = bench_pairscan(
+                state,
+                fake,
+                market,
+                backend,
+                args.update_repeats,
+                args.repeats,
+                check_rate_limiter=i == 0,
+            )
+            results += runs
+        runs, peer_panel = bench_peer(state, fake, market, args.update_repeats, args.repeats)
+        results += runs
+    for backend, panel in panels.items():
+        check_same_panel(f"pairscan {backend}", panel, peer_panel)
+    print_tables(results, market, args.update_repeats, args.repeats)
     total = time.perf_counter() - started
     print(f"\ntotal benchmark time {total:.1f} s")
 
     if args.json is not None:
-        for r in results:
-            r.extra.pop("panel", None)
         document = {
             "benchmark": "bench_cache",
             "environment": env,
-            "market": {
-                **dataclasses.asdict(market),
-                "perps": sorted(market.perps),
-                "window": [first, last],
-            },
+            "market": {**dataclasses.asdict(market), "perps": sorted(market.perps)},
+            "window_ms": [first, last],
             "rate_limit_ms": ccxt_binance().rateLimit,
             "results": [r.to_json() for r in results],
             "total_seconds": round(total, 2),

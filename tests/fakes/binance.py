@@ -1015,6 +1015,10 @@ def _aggregate(
         lo[-1] = round(o[-1] + fraction * (lo[-1] - o[-1]), price_decimals)
         c[-1] = round(o[-1] + fraction * (c[-1] - o[-1]), price_decimals)
         v[-1] = round(fraction * v[-1], qty_decimals)
+        # Rounding to the tick can push high below (or low above) the unrounded open: widen
+        # them so the partial bar stays a valid candle, as Binance's always is.
+        h[-1] = max(h[-1], o[-1], c[-1])
+        lo[-1] = min(lo[-1], o[-1], c[-1])
     quote = v * (o + h + lo + c) / 4.0
     bucket = (t - offset) // interval_ms * interval_ms + offset
     edges = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])

@@ -31,16 +31,29 @@ def test_good_rows_pass() -> None:
         pytest.param([[1_000, float("nan"), 11.0, 9.0, 10.5, 1.0]], "not finite", id="nan"),
         pytest.param([GOOD[1], GOOD[0]], "not strictly ascending", id="descending"),
         pytest.param([GOOD[0], GOOD[0]], "not strictly ascending", id="duplicate"),
-        pytest.param([[1_000, 10.0, 9.5, 9.0, 10.5, 1.0]], "high/low", id="high-below-close"),
-        pytest.param([[1_000, 10.0, 11.0, 10.6, 10.5, 1.0]], "high/low", id="low-above-close"),
-        pytest.param([[1_000, 0.0, 11.0, 0.0, 10.5, 1.0]], "non-positive", id="zero-price"),
-        pytest.param([[1_000, 10.0, 11.0, 9.0, 10.5, -1.0]], "negative volume", id="neg-volume"),
         pytest.param({"code": -1}, "expected a list", id="object"),
     ],
 )
 def test_junk_rows_are_bad_responses(rows: object, reason: str) -> None:
     with pytest.raises(BadResponseError, match=reason):
         validate_ohlcv_rows(rows, "binance fetch_ohlcv ETH/USDT 1h")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param([1_500, 10.0, 9.5, 9.0, 10.5, 1.0], id="high-below-close"),
+        pytest.param([1_500, 10.0, 11.0, 10.6, 10.5, 1.0], id="low-above-close"),
+        pytest.param([1_500, 0.0, 11.0, 0.0, 10.5, 1.0], id="zero-price"),
+        pytest.param([1_500, 10.0, 11.0, 9.0, 10.5, -1.0], id="negative-volume"),
+    ],
+)
+def test_unsound_bar_is_dropped_with_a_warning_not_retried(
+    bad: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = validate_ohlcv_rows([GOOD[0], bad, GOOD[1]], "binance fetch_ohlcv ETH/USDT 1h")
+    assert rows[:, 0].tolist() == [1_000, 2_000]
+    assert "dropped 1 unsound candle" in caplog.text
 
 
 def test_funding_rows() -> None:

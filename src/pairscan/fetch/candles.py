@@ -6,6 +6,7 @@ rows or an empty list instead of an exception. Nothing here touches the cache.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -18,9 +19,12 @@ from pairscan.market import (
     Candles,
     FloatArray,
     FundingRates,
+    format_utc,
     last_closed_open_ms,
     timeframe_ms,
 )
+
+log = logging.getLogger(__name__)
 
 # Rounding on some exchanges leaves high a hair below close; a relative slack of 1e-9
 # accepts that while still catching rows whose columns are shuffled or missing.
@@ -28,11 +32,13 @@ _OHLC_SLACK = 1e-9
 
 
 def validate_ohlcv_rows(rows: Sequence[Any], where: str) -> FloatArray:
-    """Check raw ccxt OHLCV rows and return them as float64[n, 6].
+    """Check raw ccxt OHLCV rows and return the sound ones as float64[n, 6].
 
-    Each row must hold six finite numbers, open times strictly ascending, prices > 0,
-    volume >= 0 and low <= min(open, close) <= max(open, close) <= high. Raises
-    `BadResponseError` (transient: the caller retries) naming `where` otherwise.
+    Structure: each row must hold six finite numbers with open times strictly ascending,
+    else `BadResponseError` (transient: the caller retries), because that is what ccxt makes
+    of a garbage body. Values: a bar with a non-positive price, negative volume or
+    high/low outside open/close is dropped with a warning (it then shows as a gap), because
+    retrying cannot fix a bad bar the exchange keeps serving and it must not block the symbol.
     """
     if not isinstance(rows, list | tuple):
         raise BadResponseError(f"{where}: expected a list of candles, got {type(rows).__name__}")
@@ -47,21 +53,27 @@ def validate_ohlcv_rows(rows: Sequence[Any], where: str) -> FloatArray:
             if not math.isfinite(value):
                 raise BadResponseError(f"{where}: candle {i} field {j} is not finite: {value!r}")
             out[i, j] = value
-    _check_candle_values(out, where)
-    return out
-
-
-def _check_candle_values(rows: FloatArray, where: str) -> None:
-    if rows.shape[0] == 0:
-        return
-    ts, o, h, lo, c, v = (rows[:, j] for j in range(6))
-    if np.any(np.diff(ts) <= 0):
+    if np.any(np.diff(out[:, 0]) <= 0):
         raise BadResponseError(f"{where}: candle open times are not strictly ascending")
-    if np.any(np.minimum(np.minimum(o, h), np.minimum(lo, c)) <= 0) or np.any(v < 0):
-        raise BadResponseError(f"{where}: non-positive price or negative volume in candles")
-    slack = _OHLC_SLACK * h
-    if np.any(h + slack < np.maximum(o, c)) or np.any(lo - slack > np.minimum(o, c)):
-        raise BadResponseError(f"{where}: candle high/low inconsistent with open/close")
+    return _drop_unsound_bars(out, where)
+
+
+def _drop_unsound_bars(rows: FloatArray, where: str) -> FloatArray:
+    o, h, lo, c, v = (rows[:, j] for j in range(1, 6))
+    slack = _OHLC_SLACK * np.abs(h)
+    sound = (np.minimum(np.minimum(o, h), np.minimum(lo, c)) > 0) & (v >= 0)
+    sound &= (h + slack >= np.maximum(o, c)) & (lo - slack <= np.minimum(o, c))
+    if sound.all():
+        return rows
+    bad = [format_utc(int(t)) for t in rows[~sound, 0]]
+    log.warning(
+        "%s: dropped %d unsound candle(s) (price <= 0, volume < 0 or high/low outside "
+        "open/close) at %s",
+        where,
+        len(bad),
+        ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else ""),
+    )
+    return rows[sound]
 
 
 def validate_funding_rows(items: Sequence[Any], where: str) -> FundingRates:
@@ -104,9 +116,12 @@ def fetch_closed_candles(
     tf_ms = timeframe_ms(timeframe)
     last_closed = last_closed_open_ms(now_ms, tf_ms)
     since = (since_ms // tf_ms) * tf_ms  # grid-align: exchanges key bars by open time
-    limit = source.ohlcv_page_limit(symbol)
+    page_limit = source.ohlcv_page_limit(symbol)
     pages: list[FloatArray] = []
     while since <= last_closed:
+        # Ask only for the bars still missing: an hourly update then requests 2-3 bars, which
+        # some exchanges (Binance: weight 1 below 100 bars, 5 at 500-1000) charge far less for.
+        limit = min(page_limit, (last_closed - since) // tf_ms + 1)
         page = source.fetch_ohlcv_page(symbol, timeframe, since, limit)
         page = page[page[:, 0] >= since]
         if page.shape[0] == 0:

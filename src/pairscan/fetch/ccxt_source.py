@@ -45,6 +45,14 @@ FUNDING_PAGE_LIMITS: Mapping[str, int] = {
 }
 DEFAULT_FUNDING_PAGE_LIMIT = 100
 DEFAULT_OHLCV_PAGE_LIMIT = 500
+# Candle page sizes where ccxt's `features` table undersells the exchange: it says 500 for
+# Binance USD-M klines, but 500 and 1000 cost the same request weight (5) there, so 500
+# doubles requests and weight. ccxt caps Binance klines at 1000 on every market type.
+OHLCV_PAGE_LIMITS: Mapping[str, int] = {
+    "binance": 1000,
+    "binanceusdm": 1000,
+    "binancecoinm": 1000,
+}
 
 # Exchanges whose candle and funding endpoints answer a bare JSON array. For them an empty
 # result parsed from any other body is garbage, even before a good page has been seen; for
@@ -208,6 +216,8 @@ class CcxtSource:
     def ohlcv_page_limit(self, symbol: str) -> int:
         if self._config.candle_limit is not None:
             return self._config.candle_limit
+        if self.exchange_id in OHLCV_PAGE_LIMITS:
+            return OHLCV_PAGE_LIMITS[self.exchange_id]
         self.load_markets()  # the limit depends on the market type (spot, linear, inverse)
         market = self._ex.markets.get(symbol)
         features = self._ex.features or {}
