@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +19,7 @@ import pyarrow.parquet as pq
 from pairscan.cache.merge import merge_candles, merge_funding
 from pairscan.cache.store import (
     FUNDING_TIMEFRAME,
+    ClosingStore,
     SeriesKey,
     WriteResult,
     rebuild_hint,
@@ -38,7 +38,7 @@ CANDLE_SCHEMA = pa.schema(
 FUNDING_SCHEMA = pa.schema([("timestamp", pa.int64()), ("funding_rate", pa.float64())])
 
 
-class ParquetStore:
+class ParquetStore(ClosingStore):
     """`Store` over `root/<exchange>/<symbol_key>_<timeframe>.parquet` files.
 
     size_bytes is the exact file size. Readers never see a half-written file; leftover temp
@@ -48,17 +48,6 @@ class ParquetStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Nothing to release: every call opens and closes its own file."""

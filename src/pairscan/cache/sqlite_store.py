@@ -11,14 +11,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import repeat
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
 from pairscan.cache.merge import merge_candles, merge_funding
 from pairscan.cache.store import (
     FUNDING_TIMEFRAME,
+    ClosingStore,
     SeriesKey,
     WriteResult,
     require_bar_timeframe,
@@ -65,7 +65,7 @@ _CANDLE_WHERE = "exchange = ? AND symbol = ? AND timeframe = ?"
 _FUNDING_WHERE = "exchange = ? AND symbol = ?"
 
 
-class SqliteStore:
+class SqliteStore(ClosingStore):
     """`Store` over `root/pairscan-cache.sqlite` (WAL mode).
 
     The connection opens on first use; reads of a missing database return nothing without
@@ -78,17 +78,6 @@ class SqliteStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / DB_NAME
         self._con: sqlite3.Connection | None = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         if self._con is not None:

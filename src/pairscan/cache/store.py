@@ -48,6 +48,24 @@ class WriteResult:
     last_ms: int | None
 
 
+class ClosingStore:
+    """Context-manager plumbing shared by the backends: `with open_store(...) as store:`."""
+
+    def close(self) -> None:
+        """Release connections; the backends override it."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 class Store(Protocol):
     """Cached candles and funding rates of many symbols; writes are merged and atomic.
 
