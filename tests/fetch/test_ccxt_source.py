@@ -291,3 +291,22 @@ def test_markets_carry_exchange_filters(spot: CcxtSource) -> None:
     assert perp.is_perpetual
     assert perp.settle == "USDT"
     assert perp.amount_step == pytest.approx(0.001)
+
+
+def test_garbage_market_list_is_reloaded_before_a_symbol_is_called_unknown(
+    fake_binance: FakeBinance, spot: CcxtSource
+) -> None:
+    # ccxt parses a garbage spot exchangeInfo into "no spot markets" without an error.
+    fake_binance.state.add_fault("/api/v3/exchangeInfo", Fault.html_page())
+    symbols = resolve_universe(spot, UniverseConfig(symbols=("ETH/USDT", "BTC/USDT:USDT")))
+    assert symbols == ["ETH/USDT", "BTC/USDT:USDT"]
+    assert fake_binance.state.count("/api/v3/exchangeInfo") == 2
+
+
+def test_garbage_tickers_are_retried_not_ranked(
+    fake_binance: FakeBinance, spot: CcxtSource, sleeps: SleepLog
+) -> None:
+    fake_binance.state.add_fault("/api/v3/ticker/24hr", Fault.json_object())
+    ranked = resolve_universe(spot, UniverseConfig(top_n=2))
+    assert ranked == ["BTC/USDT", "ETH/USDT"]
+    assert len(sleeps.delays) == 1

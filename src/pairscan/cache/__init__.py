@@ -3,6 +3,7 @@
 Never imports ccxt, requests or click: fetched records come in as `Candles`/`FundingRates`.
 """
 
+from pairscan.cache.align import AlignedPanel, align_candles, to_frame
 from pairscan.cache.merge import Gap, find_gaps, merge_candles, merge_funding, misaligned_count
 from pairscan.cache.store import (
     BACKENDS,
@@ -11,18 +12,23 @@ from pairscan.cache.store import (
     Store,
     WriteResult,
     open_store,
+    read_panel,
 )
 
 __all__ = [
     "BACKENDS",
     "FUNDING_TIMEFRAME",
+    "AlignedPanel",
     "Gap",
     "SeriesKey",
     "Store",
     "WriteResult",
+    "align_candles",
     "find_gaps",
     "merge_candles",
     "merge_funding",
     "misaligned_count",
     "open_store",
+    "read_panel",
+    "to_frame",
 ]

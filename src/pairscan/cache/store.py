@@ -6,11 +6,13 @@ Nothing here fetches data or knows about ccxt: callers hand in `Candles`/`Fundin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
+from pairscan.cache.align import AlignedPanel, align_candles
 from pairscan.errors import ConfigError
 from pairscan.market import Candles, FundingRates, timeframe_ms
 
@@ -170,3 +172,29 @@ def short_reason(exc: BaseException | str) -> str:
         return type(exc).__name__
     line = text.splitlines()[0]
     return line if len(line) <= 120 else line[:117] + "..."
+
+
+def read_panel(
+    store: Store,
+    exchange: str,
+    symbols: Sequence[str],
+    timeframe: str,
+    *,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    max_ffill_bars: int = 0,
+) -> AlignedPanel:
+    """Cached candles of `symbols` on one UTC grid: `(n_bars, n_symbols)` matrices.
+
+    Columns follow `symbols`; a symbol with nothing cached is an all-NaN column. Holes follow
+    `align_candles`' causal rule (at most `max_ffill_bars` bars forward-filled after a real
+    bar, flagged in `filled`). Bars before `start_ms` are read too (one fill window), so the
+    first rows of the panel are filled exactly as in a wider panel.
+    """
+    tf_ms = timeframe_ms(timeframe)
+    read_from = None if start_ms is None else start_ms - max_ffill_bars * tf_ms
+    series = {
+        symbol: store.read_candles(exchange, symbol, timeframe, read_from, end_ms)
+        for symbol in symbols
+    }
+    return align_candles(series, tf_ms, start_ms, end_ms, max_ffill_bars)

@@ -144,7 +144,7 @@ class DemoSource:
     def close(self) -> None:
         """Nothing to release: the recording is read from package files."""
 
-    def load_markets(self) -> dict[str, MarketInfo]:
+    def load_markets(self, reload: bool = False) -> dict[str, MarketInfo]:
         if not self._markets_loaded:  # count it like ccxt, which loads markets once
             self._requests += 1
             self._markets_loaded = True

@@ -188,9 +188,9 @@ class CcxtSource:
         if session is not None:
             session.close()
 
-    def load_markets(self) -> dict[str, MarketInfo]:
-        if self._markets is None:
-            raw = self._call("load_markets", None, lambda: self._ex.load_markets())
+    def load_markets(self, reload: bool = False) -> dict[str, MarketInfo]:
+        if self._markets is None or reload:
+            raw = self._call("load_markets", None, lambda: self._ex.load_markets(reload))
             if not raw:
                 raise BadResponseError(f"{self.exchange_id}: load_markets returned no markets")
             mode = self._ex.precisionMode
@@ -204,7 +204,14 @@ class CcxtSource:
                 " list them in universe.symbols instead"
             )
         self.load_markets()
-        raw = self._call("fetch_tickers", None, lambda: self._ex.fetch_tickers(symbols))
+
+        def attempt() -> dict[str, Any]:
+            found: dict[str, Any] = self._ex.fetch_tickers(symbols)
+            if not found:  # a garbage body parses to {}: ranking on it would be arbitrary
+                raise BadResponseError(f"{self.exchange_id} fetch_tickers returned no tickers")
+            return found
+
+        raw = self._call("fetch_tickers", None, attempt)
         tickers = []
         for symbol, ticker in raw.items():
             volume = ticker.get("quoteVolume")

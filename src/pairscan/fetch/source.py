@@ -29,8 +29,9 @@ class MarketSource(Protocol):
         """The clock to use when the user gives no `--now` (wall clock; demo: end of data)."""
         ...
 
-    def load_markets(self) -> dict[str, MarketInfo]:
-        """Every market the source lists, keyed by ccxt unified symbol."""
+    def load_markets(self, reload: bool = False) -> dict[str, MarketInfo]:
+        """Every market the source lists, keyed by ccxt unified symbol (cached; `reload`
+        asks the exchange again)."""
         ...
 
     def fetch_tickers_24h(self, symbols: list[str]) -> list[Ticker24h]:

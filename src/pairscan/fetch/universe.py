@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from pairscan.config import UniverseConfig
 from pairscan.errors import ConfigError, UnknownSymbolError
@@ -57,8 +57,18 @@ def eligible_markets(markets: Iterable[MarketInfo], config: UniverseConfig) -> l
     return kept
 
 
-def check_symbols(symbols: Iterable[str], markets: Mapping[str, MarketInfo], exchange: str) -> None:
-    """Raise a clear error for symbols the exchange does not list; warn for inactive ones."""
+def check_symbols(source: MarketSource, symbols: Iterable[str]) -> None:
+    """Raise a clear error for symbols the exchange does not list; warn for inactive ones.
+
+    Markets are loaded again once before a symbol is called unknown: an exchange can answer
+    one market-list request with a garbage body that ccxt parses into no markets of a type.
+    """
+    symbols = list(symbols)
+    exchange = source.exchange_id
+    markets = source.load_markets()
+    if any(s not in markets for s in symbols):
+        log.info("%s: reloading markets before calling a symbol unknown", exchange)
+        markets = source.load_markets(reload=True)
     unknown = [s for s in symbols if s not in markets]
     if unknown:
         hints = []
@@ -79,7 +89,7 @@ def resolve_universe(source: MarketSource, config: UniverseConfig) -> list[str]:
     markets = source.load_markets()
     if config.symbols:
         symbols = [s for s in config.symbols if s not in set(config.exclude)]
-        check_symbols(symbols, markets, source.exchange_id)
+        check_symbols(source, symbols)
         return symbols
     candidates = eligible_markets(markets.values(), config)
     if not candidates:

@@ -79,7 +79,7 @@ def run_cache_update(
         with open_cache(config) as store:
             wanted = list(symbols) or resolve_universe(source, config.universe)
             if symbols:
-                check_symbols(wanted, source.load_markets(), source.exchange_id)
+                check_symbols(source, wanted)
             results = []
             for done, symbol in enumerate(wanted):
                 if on_symbol is not None:
