@@ -310,3 +310,19 @@ def test_garbage_tickers_are_retried_not_ranked(
     ranked = resolve_universe(spot, UniverseConfig(top_n=2))
     assert ranked == ["BTC/USDT", "ETH/USDT"]
     assert len(sleeps.delays) == 1
+
+
+def test_binance_loads_spot_and_usdm_markets_only_by_default(
+    fake_binance: FakeBinance, sleeps: SleepLog
+) -> None:
+    config = fake_binance.ccxt_config()
+    del config["options"]["fetchMarkets"]  # as a user's config would look
+    source = CcxtSource(ExchangeConfig(id="binance", ccxt_config=config), sleep=sleeps)
+    try:
+        markets = source.load_markets()
+    finally:
+        source.close()
+    assert "ETH/USDT" in markets
+    assert "ETH/USDT:USDT" in markets
+    paths = [r.path for r in fake_binance.state.requests]
+    assert paths == ["/api/v3/exchangeInfo", "/fapi/v1/exchangeInfo"]  # no COIN-M /dapi

@@ -59,6 +59,13 @@ OHLCV_PAGE_LIMITS: Mapping[str, int] = {
 # other exchanges the body shape of the first good page is learned (see `_check_empty_body`).
 ARRAY_BODY_EXCHANGES = frozenset({"binance", "binanceusdm", "binancecoinm", "binanceus"})
 
+# ccxt constructor options pairscan sets unless the user's `exchange.ccxt_config` does.
+# Binance: skip COIN-M (inverse) markets, which pairscan never trades (their P&L is in the
+# base coin), saving one exchangeInfo request per run and a dependency on the dapi host.
+DEFAULT_CCXT_OPTIONS: Mapping[str, Mapping[str, Any]] = {
+    "binance": {"fetchMarkets": {"types": ["spot", "linear"]}},
+}
+
 _PERMANENT = (
     ccxt.BadSymbol,
     ccxt.BadRequest,
@@ -150,6 +157,8 @@ class CcxtSource:
         # No API keys are handed to ccxt: candles, funding and markets are public, and with
         # keys some exchanges (Binance) add private calls to load_markets.
         options: dict[str, Any] = {"enableRateLimit": True, **dict(config.ccxt_config)}
+        defaults = DEFAULT_CCXT_OPTIONS.get(config.id, {})
+        options["options"] = {**defaults, **dict(options.get("options") or {})}
         self._secrets = (*secrets, *(str(options[k]) for k in _CREDENTIAL_KEYS if options.get(k)))
         self._ex = getattr(ccxt, config.id)(options)
         self._config = config
