@@ -420,3 +420,29 @@ def test_top_n_swap_universe_caches_funding(
     assert [s.symbol for s in report.symbols] == _expected_top(fake, "perp")[:2]
     assert [s.symbol for s in report.symbols] == PERPS
     assert all(s.new_funding == 7 for s in report.symbols)  # 2 days of 8 h events, both ends
+
+
+def test_a_clock_ahead_of_the_exchange_never_stores_its_open_candle(
+    fake: FakeBinance, tmp_path: Path, backend: str
+) -> None:
+    """Our clock (here the wall clock, months after the recording) says the exchange's
+    current bar is long closed; the exchange's own clock says it is still filling."""
+    fake.state.now_ms = parse_utc("2026-05-01T13:25")
+    config = make_config(
+        fake, tmp_path, backend, **{"cache.history_days": 2, "universe.symbols": ["BTC/USDT"]}
+    )
+    report = run_cache_update(config, since_ms=parse_utc("2026-04-30"))  # no now: wall clock
+    assert report.failed == []
+    assert report.now_ms == fake.state.now_ms
+    (row,) = report.symbols
+    assert row.last_ms == parse_utc("2026-05-01T12:00")
+
+
+def test_an_exchange_without_server_time_falls_back_to_our_clock(
+    fake: FakeBinance, tmp_path: Path, backend: str
+) -> None:
+    fake.state.add_fault("/api/v3/time", Fault.not_found())
+    config = make_config(fake, tmp_path, backend, **{"universe.symbols": ["BTC/USDT"]})
+    report = update(config, fake)
+    assert report.failed == []
+    assert report.now_ms == fake.state.now_ms

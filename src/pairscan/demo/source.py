@@ -141,6 +141,9 @@ class DemoSource:
     def default_now_ms(self) -> int:
         return demo_end_ms()
 
+    def server_time_ms(self) -> int | None:
+        return self._now_ms
+
     def close(self) -> None:
         """Nothing to release: the recording is read from package files."""
 

@@ -192,6 +192,15 @@ class CcxtSource:
     def default_now_ms(self) -> int:
         return utc_now_ms()
 
+    def server_time_ms(self) -> int | None:
+        if not self._ex.has.get("fetchTime"):
+            return None
+        try:
+            return int(self._ex.fetch_time())
+        except (ccxt.BaseError, *_PARSE_ERRORS) as exc:
+            log.info("%s: no server time (%s)", self.exchange_id, redact(str(exc), self._secrets))
+            return None
+
     def close(self) -> None:
         session = getattr(self._ex, "session", None)
         if session is not None:

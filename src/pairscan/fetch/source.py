@@ -29,6 +29,11 @@ class MarketSource(Protocol):
         """The clock to use when the user gives no `--now` (wall clock; demo: end of data)."""
         ...
 
+    def server_time_ms(self) -> int | None:
+        """The exchange's own clock (UTC ms), or None when it cannot tell. One attempt, no
+        retries: callers fall back to their clock."""
+        ...
+
     def load_markets(self, reload: bool = False) -> dict[str, MarketInfo]:
         """Every market the source lists, keyed by ccxt unified symbol (cached; `reload`
         asks the exchange again)."""

@@ -21,7 +21,13 @@ from pairscan.fetch import (
     resolve_universe,
 )
 from pairscan.fetch.universe import check_symbols
-from pairscan.jobs.common import cache_exchange_id, open_cache, open_source, run_clock_ms
+from pairscan.jobs.common import (
+    cache_exchange_id,
+    effective_clock_ms,
+    open_cache,
+    open_source,
+    run_clock_ms,
+)
 from pairscan.market import MS_PER_DAY, last_closed_open_ms, timeframe_ms
 
 log = logging.getLogger(__name__)
@@ -73,9 +79,9 @@ def run_cache_update(
     on_symbol(symbol, done, total) is called before each symbol, for progress display.
     """
     started = time.perf_counter()
-    clock = run_clock_ms(config, now_ms)
-    source = open_source(config, clock)
+    source = open_source(config, run_clock_ms(config, now_ms))
     try:
+        clock = effective_clock_ms(source, run_clock_ms(config, now_ms))
         with open_cache(config) as store:
             wanted = list(symbols) or resolve_universe(source, config.universe)
             if symbols:

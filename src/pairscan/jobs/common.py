@@ -6,11 +6,15 @@ one it talks to.
 
 from __future__ import annotations
 
+import logging
+
 from pairscan.cache import Store, open_store
 from pairscan.config import Config
 from pairscan.demo import DEMO_EXCHANGE_ID, DemoSource, demo_end_ms
 from pairscan.fetch import MarketSource
 from pairscan.market import utc_now_ms
+
+log = logging.getLogger(__name__)
 
 
 def is_demo(config: Config) -> bool:
@@ -23,6 +27,21 @@ def run_clock_ms(config: Config, now_ms: int | None) -> int:
     if now_ms is not None:
         return now_ms
     return demo_end_ms() if is_demo(config) else utc_now_ms()
+
+
+def effective_clock_ms(source: MarketSource, clock_ms: int) -> int:
+    """The earlier of the run's clock and the exchange's.
+
+    A bar is stored only once it is closed by both clocks: a machine clock running ahead of
+    the exchange (or a `--now` past the exchange's time) would otherwise store the bar the
+    exchange is still filling as if it were closed.
+    """
+    server = source.server_time_ms()
+    if server is None or server >= clock_ms:
+        return clock_ms
+    if clock_ms - server > 60_000:
+        log.info("exchange clock is %.0f s behind ours: using it", (clock_ms - server) / 1000)
+    return server
 
 
 def open_source(config: Config, now_ms: int) -> MarketSource:
