@@ -119,7 +119,7 @@ class CacheConfig:
         default=168, metadata=_meta("spread estimator averaging window, bars", min=2, max=10000)
     )
     spread_estimator: Literal["abdi_ranaldo", "corwin_schultz"] = field(
-        default="abdi_ranaldo", metadata=_meta("high/low bid-ask spread estimator")
+        default="corwin_schultz", metadata=_meta("high/low bid-ask spread estimator")
     )
     stale_after_bars: int = field(
         default=2, metadata=_meta("a series older than this many bars is stale", min=1, max=10000)
