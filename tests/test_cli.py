@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from pairscan.cli import pairs
@@ -282,6 +283,7 @@ def test_bad_timeframe_option_exits_2(tmp_path: Path) -> None:
         run(config, "cache", "update", "--timeframe", "5m"), starts="error: "
     )
     assert "cache.timeframe must be a multiple of 1h on the demo market" in demo
+    assert demo.startswith(f"error: {config.name}: ")  # names the file that was used
 
 
 @pytest.mark.parametrize(
@@ -306,7 +308,7 @@ def test_unknown_symbol_is_a_usage_error(tmp_path: Path) -> None:
     line = assert_one_line_error(
         run(config, "cache", "update", "--symbols", "BTC/USDT,BTC/USTD"), starts="error: "
     )
-    assert line.startswith("error: demo does not list BTC/USTD (did you mean BTC/USDT")
+    assert line == "error: demo does not list BTC/USTD (did you mean BTC/USDT or LTC/USDT?)"
     assert not list((tmp_path / "data" / "cache").rglob("*.parquet"))  # nothing fetched
 
 
@@ -369,3 +371,29 @@ def test_python_dash_m_pairscan_help() -> None:
     assert done.returncode == 0, done.stderr
     assert "Usage: pairs" in done.stdout or "Usage: python -m pairscan" in done.stdout
     assert "cache" in done.stdout
+
+
+def test_error_text_with_brackets_is_printed_not_parsed_as_markup(
+    tmp_path: Path, fake_binance: Any
+) -> None:
+    """Exchange messages are untrusted text: rich must print `[/]` instead of failing on it."""
+    from tests.fakes.binance import Fault
+
+    fake_binance.state.add_fault(
+        "/api/v3/klines", Fault.http(400, {"code": -1100, "msg": "bad [/] [bold"}), times=1
+    )
+    config_file = tmp_path / "live.yaml"
+    config_file.write_text(
+        yaml.safe_dump(
+            {
+                "data_dir": str(tmp_path / "data"),
+                "exchange": {"id": "binance", "ccxt_config": fake_binance.ccxt_config()},
+                "universe": {"symbols": ["ETH/USDT"]},
+                "cache": {"history_days": 2},
+            }
+        )
+    )
+    result = CliRunner().invoke(pairs, ["--config", str(config_file), "cache", "update"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "bad [/] [bold" in " ".join(result.stdout.split())

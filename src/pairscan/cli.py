@@ -17,11 +17,12 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pairscan import __version__
-from pairscan.config import Config, load_config
+from pairscan.config import Config, env_secret_values, load_config
 from pairscan.errors import PairscanError
 from pairscan.fetch.retry import redact
 from pairscan.market import format_utc, parse_utc
@@ -94,12 +95,14 @@ def _parse_time(option: str) -> Callable[[click.Context, click.Parameter, str | 
 
 
 @contextmanager
-def _reported_errors() -> Iterator[None]:
-    """Turn pairscan errors into one line on stderr and the error's exit code."""
+def _reported_errors(config_path: str | None) -> Iterator[None]:
+    """Turn pairscan errors into one line on stderr and the error's exit code. Config errors
+    quote the bad value, which may be a pasted secret: every message is redacted."""
     try:
         yield
     except PairscanError as exc:
-        click.echo(f"error: {exc}", err=True)
+        secrets = env_secret_values(config_path)
+        click.echo(f"error: {redact(str(exc), secrets, max_chars=2000)}", err=True)
         sys.exit(exc.exit_code)
 
 
@@ -189,7 +192,7 @@ def cache_update(
     """
     from pairscan.jobs.cache_update import run_cache_update
 
-    with _reported_errors():
+    with _reported_errors(g.config_path):
         config = g.load(**{"cache.timeframe": timeframe})
         with _progress(enabled=not as_json and g.verbosity >= 0) as on_symbol:
             report = run_cache_update(
@@ -215,7 +218,7 @@ def cache_stats(g: Globals, as_json: bool) -> None:
     """
     from pairscan.jobs.cache_stats import run_cache_stats
 
-    with _reported_errors():
+    with _reported_errors(g.config_path):
         report = run_cache_stats(g.load(), now_ms=g.now_ms)
     if as_json:
         click.echo(json.dumps(_jsonable(report), indent=2))
@@ -272,14 +275,14 @@ def _print_update(report: Any) -> None:
         )
     for s in report.symbols:
         table.add_row(
-            s.symbol,
+            escape(s.symbol),
             str(s.new_bars),
             str(s.total_bars),
             format_utc(s.first_ms),
             format_utc(s.last_ms),
             f"{s.gaps} ({s.missing_bars} bars)" if s.gaps else "0",
             "-" if s.new_funding is None else str(s.new_funding),
-            "ok" if s.error is None else f"[red]{s.error}[/red]",
+            "ok" if s.error is None else f"[red]{escape(s.error)}[/red]",
         )
     console = _stdout()
     console.print(table)
@@ -309,7 +312,7 @@ def _print_stats(report: Any) -> None:
         unit = "h" if s.timeframe == "funding" else " bars"
         staleness = "-" if s.staleness is None else f"{s.staleness:.0f}{unit}"
         table.add_row(
-            s.symbol,
+            escape(s.symbol),
             s.timeframe,
             format_utc(s.first_ms),
             format_utc(s.last_ms),

@@ -282,6 +282,18 @@ def _read_secrets(env: Mapping[str, str | None] | None, file_path: Path | None) 
     return Secrets(**{name: (env.get(var) or None) for name, var in _ENV_NAMES.items()})
 
 
+def env_secret_values(path: str | os.PathLike[str] | None = None) -> tuple[str, ...]:
+    """Secret values from the environment and `.env`, readable even when the config file is
+    not, so that an error about a bad config can still be redacted."""
+    file_path = Path(path) if path is not None else Path.cwd() / DEFAULT_CONFIG_NAME
+    return _read_secrets(None, file_path if file_path.is_file() else None).values()
+
+
+def config_label(config: Config) -> str:
+    """The config file's name for messages (`config.yaml`), or `config` for the defaults."""
+    return Path(config.source).name if config.source != "defaults" else "config"
+
+
 _SKIP = {"secrets", "source"}
 
 

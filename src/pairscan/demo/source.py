@@ -125,7 +125,8 @@ class DemoSource:
     timeframe that is still filling is served as that timeframe's open candle.
     """
 
-    def __init__(self, now_ms: int | None = None) -> None:
+    def __init__(self, now_ms: int | None = None, *, label: str = "config") -> None:
+        self._label = label  # the config file's name, for messages
         self._now_ms = demo_end_ms() if now_ms is None else now_ms
         self._requests = 0
         self._markets_loaded = False
@@ -172,7 +173,7 @@ class DemoSource:
         tf_ms = timeframe_ms(timeframe)
         if tf_ms % _BASE_TF_MS:
             raise ConfigError(
-                "config.yaml: cache.timeframe must be a multiple of 1h on the demo market "
+                f"{self._label}: cache.timeframe must be a multiple of 1h on the demo market "
                 f'(got "{timeframe}")'
             )
         bars = aggregate(self._closed_hourly(symbol), tf_ms).between(since_ms, None)

@@ -145,23 +145,28 @@ class CcxtSource:
         config: ExchangeConfig,
         *,
         secrets: tuple[str, ...] = (),
+        label: str = "config",
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
         if config.id not in ccxt.exchanges:
             raise ConfigError(
-                "config.yaml: exchange.id must be a ccxt exchange id or "
+                f"{label}: exchange.id must be a ccxt exchange id or "
                 f'"demo" (got "{config.id}");'
                 " e.g. binance, binanceusdm, bybit, okx"
             )
-        # No API keys are handed to ccxt: candles, funding and markets are public, and with
-        # keys some exchanges (Binance) add private calls to load_markets.
         options: dict[str, Any] = {"enableRateLimit": True, **dict(config.ccxt_config)}
         defaults = DEFAULT_CCXT_OPTIONS.get(config.id, {})
         options["options"] = {**defaults, **dict(options.get("options") or {})}
-        self._secrets = (*secrets, *(str(options[k]) for k in _CREDENTIAL_KEYS if options.get(k)))
+        given = [k for k in _CREDENTIAL_KEYS if options.get(k)]
+        self._secrets = (*secrets, *(str(options.pop(k)) for k in given))
+        if given:
+            # Candles, funding and markets are public; with keys some exchanges (Binance) add
+            # private calls to load_markets that can fail a read-only run.
+            log.warning("exchange.ccxt_config: %s ignored (market data needs no keys)", given)
         self._ex = getattr(ccxt, config.id)(options)
         self._config = config
+        self._label = label
         self._policy = RetryPolicy.from_config(config)
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -294,7 +299,7 @@ class CcxtSource:
         known = self._ex.timeframes or {}
         if known and timeframe not in known:
             raise ConfigError(
-                f"config.yaml: cache.timeframe must be one of {', '.join(known)} for "
+                f"{self._label}: cache.timeframe must be one of {', '.join(known)} for "
                 f'{self.exchange_id} (got "{timeframe}")'
             )
 
@@ -318,7 +323,7 @@ class CcxtSource:
         body = self._ex.last_http_response
         if not isinstance(body, str):
             return
-        snippet = redact(body[:60], self._secrets) or "empty body"
+        snippet = redact(body, self._secrets)[:60] or "empty body"
         try:
             doc = json.loads(body)
         except ValueError:

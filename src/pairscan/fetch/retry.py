@@ -15,7 +15,7 @@ from pairscan.config import ExchangeConfig
 
 # Query strings of signed requests carry the API key and signature; credentials can also sit
 # in proxy URLs (`http://user:pass@host`). Both are cut before a message leaves the process.
-_QUERY = re.compile(r"\?[^\s\"']*")
+_QUERY = re.compile(r"\?[^\s\"'=]*=[^\s\"']*")
 _URL_CREDENTIALS = re.compile(r"(https?://)[^/\s:@]+:[^/\s@]+@")
 _MAX_MESSAGE = 300
 
@@ -62,13 +62,14 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with query strings, URL credentials and every secret value removed, shortened."""
+def redact(text: str, secrets: Iterable[str], max_chars: int = _MAX_MESSAGE) -> str:
+    """`text` with query strings, URL credentials and every secret value removed, folded to
+    one line and cut to `max_chars`."""
     cleaned = _URL_CREDENTIALS.sub(r"\1***@", _QUERY.sub("?…", text))
     for secret in secrets:
         if secret and len(secret) >= 4:
             cleaned = cleaned.replace(secret, "***")
     cleaned = " ".join(cleaned.split())
-    if len(cleaned) > _MAX_MESSAGE:
-        cleaned = cleaned[: _MAX_MESSAGE - 1] + "…"
+    if len(cleaned) > max_chars:
+        cleaned = cleaned[: max_chars - 1] + "…"
     return cleaned

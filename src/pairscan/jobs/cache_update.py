@@ -130,8 +130,7 @@ def _update_symbol(
         start = _start_ms(config, last, since_ms, now_ms, tf_ms)
         candles = fetch_closed_candles(source, symbol, timeframe, start, now_ms)
         written = store.write_candles(exchange, symbol, timeframe, candles)
-        refetch_from = start if since_ms is not None else None
-        new_funding = _update_funding(config, source, store, symbol, start, refetch_from, now_ms)
+        new_funding = _update_funding(config, source, store, symbol, since_ms, now_ms)
         stored = store.read_candles(exchange, symbol, timeframe)
     except (ExchangeError, CacheError) as exc:
         log.error("%s", exc)
@@ -154,13 +153,15 @@ def _update_funding(
     source: MarketSource,
     store: Store,
     symbol: str,
-    start_ms: int,
-    refetch_from_ms: int | None,
+    since_ms: int | None,
     now_ms: int,
 ) -> int | None:
     """New funding events cached for a perpetual; None for spot or when disabled.
 
-    Funding starts with the candles of a new symbol, then continues from the last event.
+    Funding continues from its own last cached event, independently of the candles: a run
+    killed (or a funding request failed) after the candles were written must not leave the
+    history empty for good. A series not cached yet starts where a new symbol's candles
+    start (`--since`, else `cache.history_days` ago); `--since` refetches from there.
     """
     market = source.load_markets().get(symbol)
     if not config.cache.funding or market is None or not market.is_perpetual:
@@ -172,9 +173,10 @@ def _update_funding(
         return None
     exchange = cache_exchange_id(config)
     last = store.last_funding_timestamp(exchange, symbol)
-    if refetch_from_ms is not None:
-        since = refetch_from_ms
+    if since_ms is None and last is not None:
+        since = last + 1
     else:
-        since = start_ms if last is None else last + 1
+        tf_ms = timeframe_ms(config.cache.timeframe)
+        since = _start_ms(config, None, since_ms, now_ms, tf_ms)
     events = fetch_funding_history(source, symbol, since, now_ms)
     return store.write_funding(exchange, symbol, events).rows_added

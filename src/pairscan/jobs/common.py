@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from pairscan.cache import Store, open_store
-from pairscan.config import Config
+from pairscan.config import Config, config_label
 from pairscan.demo import DEMO_EXCHANGE_ID, DemoSource, demo_end_ms
 from pairscan.fetch import MarketSource
 from pairscan.market import utc_now_ms
@@ -47,10 +47,10 @@ def effective_clock_ms(source: MarketSource, clock_ms: int) -> int:
 def open_source(config: Config, now_ms: int) -> MarketSource:
     """The market-data source named by `exchange.id` (ccxt is imported only if needed)."""
     if is_demo(config):
-        return DemoSource(now_ms=now_ms)
+        return DemoSource(now_ms=now_ms, label=config_label(config))
     from pairscan.fetch.ccxt_source import CcxtSource
 
-    return CcxtSource(config.exchange, secrets=config.secret_values())
+    return CcxtSource(config.exchange, secrets=config.secret_values(), label=config_label(config))
 
 
 def cache_exchange_id(config: Config) -> str:
