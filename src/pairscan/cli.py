@@ -29,6 +29,7 @@ from pairscan.market import format_utc, parse_utc
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 _LOG_WIDTH = 140  # tables printed into cron logs or pipes: do not wrap at 80 columns
+_MAX_LOG_CHARS = 2000
 
 
 def _stdout() -> Console:
@@ -60,7 +61,7 @@ class _RedactingFilter(logging.Filter):
         self.secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage(), self.secrets)
+        record.msg = redact(record.getMessage(), self.secrets, max_chars=_MAX_LOG_CHARS)
         record.args = None
         return True
 
@@ -102,7 +103,7 @@ def _reported_errors(config_path: str | None) -> Iterator[None]:
         yield
     except PairscanError as exc:
         secrets = env_secret_values(config_path)
-        click.echo(f"error: {redact(str(exc), secrets, max_chars=2000)}", err=True)
+        click.echo(f"error: {redact(str(exc), secrets, max_chars=_MAX_LOG_CHARS)}", err=True)
         sys.exit(exc.exit_code)
 
 
@@ -149,6 +150,7 @@ def pairs(
     """
     verbosity = -1 if quiet else verbose
     _setup_logging(verbosity)
+    _install_redaction(env_secret_values(config_path))  # until the config adds its own
     ctx.obj = Globals(config_path, exchange, now, verbosity)
 
 
