@@ -2,7 +2,7 @@
 
 Three workloads on one market of up to 20 hourly series (the recorded USDⓈ-M perpetuals of
 `../shared/data` when present, else the demo market shipped with pairscan), served by the
-local Binance-protocol server of `tests/fakes/binance.py` and fetched by real ccxt over HTTP:
+local Binance-protocol server of `tests/fakes/binance/` and fetched by real ccxt over HTTP:
 
 1. cold `cache update`: 365 days of every symbol, through `run_cache_update`;
 2. hourly `cache update`: the fake clock moves one hour, the job runs again;
