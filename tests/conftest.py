@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -19,3 +20,17 @@ def fake_binance() -> Iterator[FakeBinance]:
     """
     with start_fake_binance(ExchangeState.demo()) as fake:
         yield fake
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The CLI installs its own root handler and levels (a stderr handler that would outlive
+    CliRunner's streams); put the test process's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    noisy = {name: logging.getLogger(name).level for name in ("ccxt", "urllib3")}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, old in noisy.items():
+        logging.getLogger(name).setLevel(old)

@@ -4,7 +4,6 @@ cache in a temp folder, JSON and table output, exit codes and one-line errors.""
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,20 +26,11 @@ LAST_RECORDED_BAR = parse_utc("2026-05-15T23:00")
 
 
 @pytest.fixture(autouse=True)
-def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Own working directory, no colour codes, and the root logger restored afterwards
-    (the CLI installs its own stderr handler, which would outlive CliRunner's streams)."""
+def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, restore_logging: None) -> None:
+    """Own working directory, no colour codes, and the root logger restored afterwards."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("FORCE_COLOR", raising=False)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    noisy = {name: logging.getLogger(name).level for name in ("ccxt", "urllib3")}
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, old in noisy.items():
-        logging.getLogger(name).setLevel(old)
 
 
 def make_config(folder: Path, extra: str = "") -> Path:

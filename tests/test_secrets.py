@@ -10,11 +10,9 @@ in-process with CliRunner.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -246,20 +244,7 @@ def test_bad_config_is_one_line_without_secrets(tmp_path: Path, text: str, start
 # ---- in-process -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def _restore_logging() -> Iterator[None]:
-    """The CLI installs its own root handler and levels; put the test process's back."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    noisy = {name: logging.getLogger(name).level for name in ("ccxt", "urllib3")}
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, old in noisy.items():
-        logging.getLogger(name).setLevel(old)
-
-
-@pytest.mark.usefixtures("_restore_logging")
+@pytest.mark.usefixtures("restore_logging")
 def test_credentials_in_ccxt_config_are_masked_too(
     fake: FakeBinance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
