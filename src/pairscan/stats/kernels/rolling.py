@@ -1,0 +1,599 @@
+"""Stage 3 kernels: rolling OLS hedge ratio, spread and z-score for many pairs at once.
+
+Numba only: float64 arrays shaped (n_bars, n_pairs), time along axis 0. No pandas, logging or
+I/O; the wrappers in `pairscan.stats.ols` validate inputs and document the public contract.
+
+Numerics. Every window statistic is kept as running sums of deviations from a per-pair anchor
+(x - cx, y - cy), added and removed in O(1) per bar. Raw sums of BTC-level log prices (~11) lose
+digits to cancellation (var(x) ~ 4e-3 against mean(x)^2 ~ 121) and their rounding errors random-
+walk with the series length. Every `resync_bars` bars the anchor moves to the window mean and the
+sums are recomputed exactly from the window, so the error is bounded by `resync_bars` updates
+(~1e-13 in beta, independent of the number of bars; performance-notes.md section 2).
+
+Missing bars: a bar where x or y is not finite is skipped; a valid count is kept per window.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# Pairs processed together by one thread. Eight float64 columns are one 64-byte cache line of a
+# (n_bars, n_pairs) C-ordered array, so a block reads and writes whole lines while streaming
+# through time; 16 keeps two lines in flight per array and still fits the state in registers/L1.
+PAIR_BLOCK = 256
+
+# A window whose x is flat has no hedge ratio. The centred sum of squares of a flat window is
+# zero only up to the rounding of the running sums, which is at most ~resync_bars * eps (~3e-13)
+# of the anchored sum of squares; 1e-10 of it is therefore "zero", while any real market window
+# (std of log x ~1e-2 against an anchor drift of ~1e-1) sits at 1e-3 or above.
+FLAT_REL = 1e-10
+# Population variance of log x below (1e-9)^2: prices that moved less than a part per billion.
+FLAT_VAR_ABS = 1e-18
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _ols_from_sums(
+    n: float,
+    sx: float,
+    sy: float,
+    sxx: float,
+    sxy: float,
+    cx: float,
+    cy: float,
+    flat_run: float,
+    min_nobs: int,
+) -> tuple[float, float]:
+    """alpha, beta of y on [1, x] from anchored window sums; NaN below min_nobs or when flat."""
+    mx = sx / n
+    my = sy / n
+    cxx = sxx - sx * mx
+    cxy = sxy - sx * my
+    beta = cxy / cxx
+    alpha = (cy - beta * cx) + (my - beta * mx)
+    # flat_run >= n: every valid x of the window is the same value (forward-filled outage); this
+    # test is exact, the two variance tests catch near-flat windows that rounding blurs.
+    # Selects, not early returns, so the caller's loop over pairs stays vectorisable.
+    bad = (n < min_nobs) | (flat_run >= n) | (cxx <= FLAT_REL * sxx) | (cxx <= n * FLAT_VAR_ABS)
+    alpha = np.nan if bad else alpha
+    beta = np.nan if bad else beta
+    return alpha, beta
+
+
+@njit(cache=True, error_model="numpy")
+def _ols_add_row_nb(
+    xr: np.ndarray,
+    yr: np.ndarray,
+    cnt: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    sxx: np.ndarray,
+    sxy: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    flat_run: np.ndarray,
+    last_x: np.ndarray,
+) -> None:
+    """Add one bar (rows xr, yr of a block of pairs) to the anchored window sums.
+
+    Branch-free selects instead of `if finite:`, and 1-D row views with state passed as separate
+    arrays: both are needed for LLVM to vectorise across the block's pairs (measured 4x).
+    """
+    for j in range(xr.shape[0]):
+        xv = xr[j]
+        yv = yr[j]
+        ok = (xv - xv == 0.0) & (yv - yv == 0.0)
+        dx = xv - cx[j] if ok else 0.0
+        dy = yv - cy[j] if ok else 0.0
+        cnt[j] += 1.0 if ok else 0.0
+        sx[j] += dx
+        sy[j] += dy
+        sxx[j] += dx * dx
+        sxy[j] += dx * dy
+        run = flat_run[j] + 1.0 if xv == last_x[j] else 1.0
+        flat_run[j] = run if ok else flat_run[j]
+        last_x[j] = xv if ok else last_x[j]
+
+
+@njit(cache=True, error_model="numpy")
+def _ols_remove_row_nb(
+    xr: np.ndarray,
+    yr: np.ndarray,
+    cnt: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    sxx: np.ndarray,
+    sxy: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+) -> None:
+    """Remove the bar leaving the window; it was added with the same anchor (anchors only move
+    at a resync, which recomputes every bar still in the window)."""
+    for j in range(xr.shape[0]):
+        xv = xr[j]
+        yv = yr[j]
+        ok = (xv - xv == 0.0) & (yv - yv == 0.0)
+        dx = xv - cx[j] if ok else 0.0
+        dy = yv - cy[j] if ok else 0.0
+        cnt[j] -= 1.0 if ok else 0.0
+        sx[j] -= dx
+        sy[j] -= dy
+        sxx[j] -= dx * dx
+        sxy[j] -= dx * dy
+
+
+@njit(cache=True, error_model="numpy")
+def _ols_emit_row_nb(
+    cnt: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    sxx: np.ndarray,
+    sxy: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    flat_run: np.ndarray,
+    min_nobs: int,
+    ar: np.ndarray,
+    br: np.ndarray,
+) -> None:
+    for j in range(cnt.shape[0]):
+        a, b = _ols_from_sums(
+            cnt[j], sx[j], sy[j], sxx[j], sxy[j], cx[j], cy[j], flat_run[j], min_nobs
+        )
+        ar[j] = a
+        br[j] = b
+
+
+@njit(cache=True, error_model="numpy")
+def _ols_block_nb(
+    y: np.ndarray,
+    x: np.ndarray,
+    window_bars: int,
+    min_nobs: int,
+    resync_bars: int,
+    p0: int,
+    p1: int,
+    alpha_out: np.ndarray,
+    beta_out: np.ndarray,
+) -> None:
+    """Rolling OLS for pairs p0..p1-1, time-major: each bar reads and writes contiguous rows."""
+    n_bars = y.shape[0]
+    m = p1 - p0
+    state = np.zeros((9, m))
+    cnt, sx, sy, sxx, sxy = state[0], state[1], state[2], state[3], state[4]
+    cx, cy, flat_run, last_x = state[5], state[6], state[7], state[8]
+    last_x[:] = np.nan
+    # Initial anchor: the pair's first valid bar, so the first resync_bars updates are already
+    # centred to within the drift since then instead of ~11.
+    for j in range(m):
+        for t in range(n_bars):
+            xv = x[t, p0 + j]
+            yv = y[t, p0 + j]
+            if np.isfinite(xv) and np.isfinite(yv):
+                cx[j] = xv
+                cy[j] = yv
+                break
+    for t in range(n_bars):
+        _ols_add_row_nb(x[t, p0:p1], y[t, p0:p1], cnt, sx, sy, sxx, sxy, cx, cy, flat_run, last_x)
+        old = t - window_bars
+        if old >= 0:
+            _ols_remove_row_nb(x[old, p0:p1], y[old, p0:p1], cnt, sx, sy, sxx, sxy, cx, cy)
+        if (t + 1) % resync_bars == 0:
+            _ols_resync(y, x, t, window_bars, p0, m, cnt, sx, sy, sxx, sxy, cx, cy)
+        if t < window_bars - 1:
+            alpha_out[t, p0:p1] = np.nan
+            beta_out[t, p0:p1] = np.nan
+        else:
+            _ols_emit_row_nb(
+                cnt,
+                sx,
+                sy,
+                sxx,
+                sxy,
+                cx,
+                cy,
+                flat_run,
+                min_nobs,
+                alpha_out[t, p0:p1],
+                beta_out[t, p0:p1],
+            )
+
+
+@njit(cache=True, error_model="numpy")
+def _ols_resync(
+    y: np.ndarray,
+    x: np.ndarray,
+    t: int,
+    window_bars: int,
+    p0: int,
+    m: int,
+    cnt: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    sxx: np.ndarray,
+    sxy: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+) -> None:
+    """Move each anchor to its window mean and recompute the window sums exactly (two passes).
+
+    Row by row over the window (not pair by pair) so the reads stay contiguous.
+    """
+    lo = max(0, t - window_bars + 1)
+    shift_x = np.zeros(m)
+    shift_y = np.zeros(m)
+    cnt[:] = 0.0
+    for r in range(lo, t + 1):
+        xr = x[r, p0 : p0 + m]
+        yr = y[r, p0 : p0 + m]
+        for j in range(m):
+            ok = (xr[j] - xr[j] == 0.0) & (yr[j] - yr[j] == 0.0)
+            cnt[j] += 1.0 if ok else 0.0
+            # Sum around the old anchor: exact enough for a new anchor, no cancellation.
+            shift_x[j] += xr[j] - cx[j] if ok else 0.0
+            shift_y[j] += yr[j] - cy[j] if ok else 0.0
+    for j in range(m):
+        if cnt[j] > 0.0:
+            cx[j] += shift_x[j] / cnt[j]
+            cy[j] += shift_y[j] / cnt[j]
+    sx[:] = 0.0
+    sy[:] = 0.0
+    sxx[:] = 0.0
+    sxy[:] = 0.0
+    for r in range(lo, t + 1):
+        xr = x[r, p0 : p0 + m]
+        yr = y[r, p0 : p0 + m]
+        for j in range(m):
+            ok = (xr[j] - xr[j] == 0.0) & (yr[j] - yr[j] == 0.0)
+            dx = xr[j] - cx[j] if ok else 0.0
+            dy = yr[j] - cy[j] if ok else 0.0
+            sx[j] += dx
+            sy[j] += dy
+            sxx[j] += dx * dx
+            sxy[j] += dx * dy
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def rolling_ols_into_nb(
+    y: np.ndarray,
+    x: np.ndarray,
+    window_bars: int,
+    min_nobs: int,
+    resync_bars: int,
+    alpha_out: np.ndarray,
+    beta_out: np.ndarray,
+) -> None:
+    """Rolling OLS of y on [1, x] for every pair into preallocated (n_bars, n_pairs) outputs.
+
+    Oracle: equals a fresh least-squares fit (numpy lstsq) of the valid bars of each window.
+    Alignment: the value at bar t uses bars t-window_bars+1..t. Warm-up: the first
+    window_bars-1 rows are NaN. A bar with a non-finite x or y is skipped; the output is NaN when
+    fewer than min_nobs valid bars remain, or when x is flat over the window. Parallel over
+    blocks of PAIR_BLOCK pairs.
+    """
+    n_pairs = y.shape[1]
+    n_blocks = (n_pairs + PAIR_BLOCK - 1) // PAIR_BLOCK
+    for b in prange(n_blocks):
+        p0 = b * PAIR_BLOCK
+        p1 = min(p0 + PAIR_BLOCK, n_pairs)
+        _ols_block_nb(y, x, window_bars, min_nobs, resync_bars, p0, p1, alpha_out, beta_out)
+
+
+@njit(cache=True, error_model="numpy")
+def rolling_ols_nb(
+    y: np.ndarray, x: np.ndarray, window_bars: int, min_nobs: int, resync_bars: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`rolling_ols_into_nb` with fresh outputs: returns (alpha, beta), each (n_bars, n_pairs)."""
+    alpha = np.empty(y.shape)
+    beta = np.empty(y.shape)
+    rolling_ols_into_nb(y, x, window_bars, min_nobs, resync_bars, alpha, beta)
+    return alpha, beta
+
+
+@njit(cache=True, error_model="numpy")
+def _z_from_sums(n: float, s1: float, s2: float, c: float, value: float, min_nobs: int) -> float:
+    """(value - mean) / std (ddof=1) from anchored sums; NaN below min_nobs or at zero std."""
+    if n < min_nobs or n < 2.0 or not np.isfinite(value):
+        return np.nan
+    m = s1 / n
+    css = s2 - s1 * m
+    if css <= FLAT_REL * s2 or css <= n * FLAT_VAR_ABS:
+        return np.nan
+    return (value - c - m) / math.sqrt(css / (n - 1.0))
+
+
+@njit(cache=True, error_model="numpy")
+def _spread_z_block_nb(
+    y: np.ndarray,
+    x: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    z_window_bars: int,
+    min_nobs: int,
+    resync_bars: int,
+    p0: int,
+    p1: int,
+    spread_out: np.ndarray,
+    z_out: np.ndarray,
+) -> None:
+    """Spread and rolling z for pairs p0..p1-1; reads past spreads back from spread_out."""
+    n_bars = y.shape[0]
+    m = p1 - p0
+    cnt = np.zeros(m)
+    s1 = np.zeros(m)
+    s2 = np.zeros(m)
+    # OLS residuals have mean ~0 in their own window, so 0 is a good anchor until the first
+    # resync moves it to the window mean.
+    c = np.zeros(m)
+    for t in range(n_bars):
+        old = t - z_window_bars
+        for j in range(m):
+            p = p0 + j
+            s = y[t, p] - alpha[t, p] - beta[t, p] * x[t, p]
+            spread_out[t, p] = s
+            if np.isfinite(s):
+                d = s - c[j]
+                cnt[j] += 1.0
+                s1[j] += d
+                s2[j] += d * d
+            if old >= 0:
+                so = spread_out[old, p]
+                if np.isfinite(so):
+                    d = so - c[j]
+                    cnt[j] -= 1.0
+                    s1[j] -= d
+                    s2[j] -= d * d
+        if (t + 1) % resync_bars == 0:
+            # Exact recompute, row by row over the window so the reads stay contiguous.
+            lo = max(0, t - z_window_bars + 1)
+            cnt[:] = 0.0
+            s1[:] = 0.0
+            for r in range(lo, t + 1):
+                sr = spread_out[r, p0:p1]
+                for j in range(m):
+                    ok = sr[j] - sr[j] == 0.0
+                    cnt[j] += 1.0 if ok else 0.0
+                    s1[j] += sr[j] - c[j] if ok else 0.0
+            for j in range(m):
+                if cnt[j] > 0.0:
+                    c[j] += s1[j] / cnt[j]
+            s1[:] = 0.0
+            s2[:] = 0.0
+            for r in range(lo, t + 1):
+                sr = spread_out[r, p0:p1]
+                for j in range(m):
+                    d = sr[j] - c[j] if sr[j] - sr[j] == 0.0 else 0.0
+                    s1[j] += d
+                    s2[j] += d * d
+        if t < z_window_bars - 1:
+            for j in range(m):
+                z_out[t, p0 + j] = np.nan
+        else:
+            for j in range(m):
+                z_out[t, p0 + j] = _z_from_sums(
+                    cnt[j], s1[j], s2[j], c[j], spread_out[t, p0 + j], min_nobs
+                )
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def spread_zscore_into_nb(
+    y: np.ndarray,
+    x: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    z_window_bars: int,
+    min_nobs: int,
+    resync_bars: int,
+    spread_out: np.ndarray,
+    z_out: np.ndarray,
+) -> None:
+    """spread = y - alpha - beta * x at every bar, and its rolling z-score, into preallocated
+    (n_bars, n_pairs) outputs.
+
+    Oracle: pandas `spread.rolling(z_window_bars, min_periods=min_nobs)` mean and std (ddof=1).
+    Alignment: the spread at bar t uses alpha, beta and prices of bar t only (the hedge ratio known
+    at t); z at bar t uses spreads of bars t-z_window_bars+1..t. Warm-up: the first
+    z_window_bars-1 rows of z are NaN (and the spread is NaN wherever alpha/beta are). z is NaN
+    when fewer than min_nobs finite spreads are in the window, or when they are all equal.
+    """
+    n_pairs = y.shape[1]
+    n_blocks = (n_pairs + PAIR_BLOCK - 1) // PAIR_BLOCK
+    for b in prange(n_blocks):
+        p0 = b * PAIR_BLOCK
+        p1 = min(p0 + PAIR_BLOCK, n_pairs)
+        _spread_z_block_nb(
+            y, x, alpha, beta, z_window_bars, min_nobs, resync_bars, p0, p1, spread_out, z_out
+        )
+
+
+@njit(cache=True, error_model="numpy")
+def spread_zscore_nb(
+    y: np.ndarray,
+    x: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    z_window_bars: int,
+    min_nobs: int,
+    resync_bars: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`spread_zscore_into_nb` with fresh outputs: returns (spread, z), each (n_bars, n_pairs)."""
+    spread = np.empty(y.shape)
+    z = np.empty(y.shape)
+    spread_zscore_into_nb(y, x, alpha, beta, z_window_bars, min_nobs, resync_bars, spread, z)
+    return spread, z
+
+
+@njit(cache=True, error_model="numpy")
+def _pair_last_nb(
+    ys: np.ndarray,
+    xs: np.ndarray,
+    t0: int,
+    n_bars: int,
+    window_bars: int,
+    z_window_bars: int,
+    min_nobs: int,
+    z_min_nobs: int,
+    resync_bars: int,
+    spreads: np.ndarray,
+) -> tuple[float, float, float, float]:
+    """Last-bar alpha, beta, spread, z of one pair from its rows of the symbol-major slice.
+
+    ys, xs hold bars t0..n_bars-1. The same sums and flat rule as `_ols_block_nb`; the z window
+    is held whole in `spreads`, so z is a two-pass mean/std of it.
+    """
+    length = n_bars - t0
+    z_base = n_bars - z_window_bars  # global bar of spreads[0]
+    spreads[:] = np.nan
+    cnt = 0.0
+    sx = 0.0
+    sy = 0.0
+    sxx = 0.0
+    sxy = 0.0
+    cx = 0.0
+    cy = 0.0
+    for k in range(length):
+        if np.isfinite(xs[k]) and np.isfinite(ys[k]):
+            cx = xs[k]
+            cy = ys[k]
+            break
+    last_x = np.nan
+    flat_run = 0.0
+    alpha = np.nan
+    beta = np.nan
+    for k in range(length):
+        t = t0 + k
+        xv = xs[k]
+        yv = ys[k]
+        if np.isfinite(xv) and np.isfinite(yv):
+            dx = xv - cx
+            dy = yv - cy
+            cnt += 1.0
+            sx += dx
+            sy += dy
+            sxx += dx * dx
+            sxy += dx * dy
+            flat_run = flat_run + 1.0 if xv == last_x else 1.0
+            last_x = xv
+        if k >= window_bars:
+            xo = xs[k - window_bars]
+            yo = ys[k - window_bars]
+            if np.isfinite(xo) and np.isfinite(yo):
+                dx = xo - cx
+                dy = yo - cy
+                cnt -= 1.0
+                sx -= dx
+                sy -= dy
+                sxx -= dx * dx
+                sxy -= dx * dy
+        # Exact start at the first full window of the slice, then the usual resync cadence.
+        if k == window_bars - 1 or (k >= window_bars and (k + 1 - window_bars) % resync_bars == 0):
+            lo = max(0, k - window_bars + 1)
+            kk = 0.0
+            mx = 0.0
+            my = 0.0
+            for r in range(lo, k + 1):
+                if np.isfinite(xs[r]) and np.isfinite(ys[r]):
+                    kk += 1.0
+                    mx += xs[r] - cx
+                    my += ys[r] - cy
+            if kk > 0.0:
+                cx += mx / kk
+                cy += my / kk
+            cnt = kk
+            sx = 0.0
+            sy = 0.0
+            sxx = 0.0
+            sxy = 0.0
+            for r in range(lo, k + 1):
+                if np.isfinite(xs[r]) and np.isfinite(ys[r]):
+                    dx = xs[r] - cx
+                    dy = ys[r] - cy
+                    sx += dx
+                    sy += dy
+                    sxx += dx * dx
+                    sxy += dx * dy
+        if t >= z_base and t >= window_bars - 1:
+            alpha, beta = _ols_from_sums(cnt, sx, sy, sxx, sxy, cx, cy, flat_run, min_nobs)
+            spreads[t - z_base] = yv - alpha - beta * xv
+    spread = spreads[z_window_bars - 1]
+    if n_bars < z_window_bars or not np.isfinite(spread):
+        return alpha, beta, spread, np.nan
+    n = 0.0
+    acc = 0.0
+    for i in range(z_window_bars):
+        if np.isfinite(spreads[i]):
+            n += 1.0
+            acc += spreads[i]
+    if n < z_min_nobs or n < 2.0:
+        return alpha, beta, spread, np.nan
+    mean = acc / n
+    css = 0.0
+    s2 = 0.0
+    for i in range(z_window_bars):
+        if np.isfinite(spreads[i]):
+            d = spreads[i] - mean
+            css += d * d
+            s2 += spreads[i] * spreads[i]
+    # Same zero-variance rule as the every-bar kernel (there relative to the anchored sum of
+    # squares, whose anchor is close to the window mean; here relative to the raw one).
+    if css <= FLAT_REL * s2 or css <= n * FLAT_VAR_ABS:
+        return alpha, beta, spread, np.nan
+    return alpha, beta, spread, (spread - mean) / math.sqrt(css / (n - 1.0))
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def pair_stats_last_nb(
+    log_prices: np.ndarray,
+    iy: np.ndarray,
+    ix: np.ndarray,
+    window_bars: int,
+    z_window_bars: int,
+    min_nobs: int,
+    z_min_nobs: int,
+    resync_bars: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scan mode: the last bar's alpha, beta, spread and z of every pair (iy[p] on ix[p]).
+
+    log_prices: (n_bars, n_symbols); iy, ix: int64 (n_pairs,) column indices. Returns four
+    float64 (n_pairs,) arrays equal (to rounding, ~1e-12) to the last row of `rolling_ols_nb`
+    followed by `spread_zscore_nb` on the gathered pair columns. The last z depends only on the
+    last window_bars + z_window_bars - 1 bars, so only those are read: they are transposed once
+    into a symbol-major slice (contiguous rows per symbol), and no (n_bars, n_pairs) array is
+    ever built.
+    """
+    n_bars, n_symbols = log_prices.shape
+    n_pairs = iy.shape[0]
+    length = min(n_bars, window_bars + z_window_bars - 1)
+    t0 = n_bars - length
+    sym = np.empty((n_symbols, length))
+    for col in prange(n_symbols):
+        for k in range(length):
+            sym[col, k] = log_prices[t0 + k, col]
+    alpha = np.empty(n_pairs)
+    beta = np.empty(n_pairs)
+    spread = np.empty(n_pairs)
+    z = np.empty(n_pairs)
+    chunk = 64
+    n_chunks = (n_pairs + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        spreads = np.empty(z_window_bars)
+        for p in range(c * chunk, min((c + 1) * chunk, n_pairs)):
+            a, b, s, zz = _pair_last_nb(
+                sym[iy[p]],
+                sym[ix[p]],
+                t0,
+                n_bars,
+                window_bars,
+                z_window_bars,
+                min_nobs,
+                z_min_nobs,
+                resync_bars,
+                spreads,
+            )
+            alpha[p] = a
+            beta[p] = b
+            spread[p] = s
+            z[p] = zz
+    return alpha, beta, spread, z
