@@ -254,8 +254,8 @@ BAD = [
         id="empty-string",
     ),
     pytest.param(
-        "stats: {window: 3}\n",
-        "config.yaml: stats.window is not a known key (allowed: no keys yet in this version)",
+        "signals: {window: 3}\n",
+        "config.yaml: signals.window is not a known key (allowed: no keys yet in this version)",
         id="key-in-empty-section",
     ),
     pytest.param(
@@ -391,8 +391,8 @@ BAD_OVERRIDES = [
         id="timeframe",
     ),
     pytest.param(
-        {"stats.window": 3},
-        "config: stats.window is not a known key (allowed: no keys yet in this version)",
+        {"signals.window": 3},
+        "config: signals.window is not a known key (allowed: no keys yet in this version)",
         id="key-in-empty-section",
     ),
 ]
@@ -511,3 +511,14 @@ def test_config_is_frozen() -> None:
     config = Config()
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.cache.backend = "sqlite"  # type: ignore[misc]
+
+
+def test_related_keys_are_checked_together(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("stats:\n  half_life_min_bars: 400\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert str(info.value) == (
+        "config.yaml: stats.half_life_min_bars must not exceed stats.half_life_max_bars "
+        "(got 400 > 336)"
+    )

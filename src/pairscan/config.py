@@ -128,7 +128,59 @@ class CacheConfig:
 
 @dataclass(frozen=True)
 class StatsConfig:
-    """Stage 3 (stats). Keys arrive with the statistics core."""
+    """Stage 3 (stats): hedge ratio, z-score and pair-selection settings (bars = candles of
+    `cache.timeframe`)."""
+
+    hedge: Literal["ols", "kalman"] = field(default="ols", metadata=_meta("hedge-ratio method"))
+    window_bars: int = field(
+        default=720, metadata=_meta("rolling OLS window, bars", min=3, max=100_000)
+    )
+    z_window_bars: int = field(
+        default=168, metadata=_meta("spread z-score window, bars", min=3, max=100_000)
+    )
+    kalman_delta: float = field(
+        default=1e-7, metadata=_meta("Kalman process noise fraction", min=1e-12, max=0.5)
+    )
+    kalman_obs_var: float = field(
+        default=1e-5, metadata=_meta("Kalman observation noise variance", min=1e-12, max=10.0)
+    )
+    formation_days: int = field(
+        default=90, metadata=_meta("history a pair is selected on, days", min=2, max=3650)
+    )
+    reselect_every_hours: int = field(
+        default=168, metadata=_meta("how often pairs are selected again, hours", min=1, max=8760)
+    )
+    min_return_corr: float = field(
+        default=0.5, metadata=_meta("prefilter: correlation of bar returns", min=-1.0, max=1.0)
+    )
+    min_adv_quote: float = field(
+        default=1e6,
+        metadata=_meta("liquidity floor: ADV of both legs, quote currency", min=0.0, max=1e15),
+    )
+    max_qvalue: float = field(
+        default=0.05, metadata=_meta("cointegration BH q-value ceiling", min=0.0, max=1.0)
+    )
+    coint_maxlag: int | None = field(
+        default=None, metadata=_meta("ADF lags; null = 12*(n/100)^(1/4)", min=0, max=1000)
+    )
+    coint_autolag: Literal["aic", "bic", "none"] = field(
+        default="aic", metadata=_meta("ADF lag selection")
+    )
+    half_life_min_bars: float = field(
+        default=4.0, metadata=_meta("shortest accepted half-life, bars", min=0.0, max=1e6)
+    )
+    half_life_max_bars: float = field(
+        default=336.0, metadata=_meta("longest accepted half-life, bars", min=0.0, max=1e6)
+    )
+    max_hurst: float = field(
+        default=0.5, metadata=_meta("Hurst exponent ceiling (0.5 = random walk)", min=0.0, max=1.0)
+    )
+    hurst_max_lag: int = field(
+        default=20, metadata=_meta("largest lag of the Hurst estimate, bars", min=3, max=10_000)
+    )
+    max_pairs: int = field(
+        default=50, metadata=_meta("pairs kept, best ranked first", min=1, max=100_000)
+    )
 
 
 @dataclass(frozen=True)
@@ -222,6 +274,7 @@ def load_config(
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted, value)
     config: Config = _build(Config, data, label, prefix="")
+    _check_relations(config, label)
     base_dir = file_path.parent if file_path else Path.cwd()
     data_dir = config.data_dir if config.data_dir.is_absolute() else base_dir / config.data_dir
     secrets = _read_secrets(env, file_path)
@@ -231,6 +284,16 @@ def load_config(
         secrets=secrets,
         source=str(file_path) if file_path else "defaults",
     )
+
+
+def _check_relations(config: Config, label: str) -> None:
+    """Rules that tie two keys together; each message names both keys."""
+    stats = config.stats
+    if stats.half_life_min_bars > stats.half_life_max_bars:
+        raise ConfigError(
+            f"{label}: stats.half_life_min_bars must not exceed stats.half_life_max_bars "
+            f"(got {stats.half_life_min_bars:g} > {stats.half_life_max_bars:g})"
+        )
 
 
 def _read_yaml(path: str | os.PathLike[str] | None) -> tuple[Path | None, Mapping[str, Any]]:

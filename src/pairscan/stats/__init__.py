@@ -3,3 +3,42 @@
 Pure numerics shared unchanged by `scan` and `backtest`: numpy arrays in, arrays out. Never
 imports ccxt, requests, sqlite3, pyarrow or click.
 """
+
+from pairscan.stats.coint import (
+    BothOrientations,
+    EGResult,
+    all_pairs,
+    bh_qvalues,
+    both_orientations,
+    engle_granger,
+    mackinnon_pvalue,
+)
+from pairscan.stats.meanrev import KalmanResult, half_life, hurst, kalman_hedge
+from pairscan.stats.ols import (
+    log_prices,
+    pair_stats_last,
+    rolling_ols,
+    rolling_ols_frame,
+    spread_zscore,
+    spread_zscore_frame,
+)
+
+__all__ = [
+    "BothOrientations",
+    "EGResult",
+    "KalmanResult",
+    "all_pairs",
+    "bh_qvalues",
+    "both_orientations",
+    "engle_granger",
+    "half_life",
+    "hurst",
+    "kalman_hedge",
+    "log_prices",
+    "mackinnon_pvalue",
+    "pair_stats_last",
+    "rolling_ols",
+    "rolling_ols_frame",
+    "spread_zscore",
+    "spread_zscore_frame",
+]
