@@ -22,11 +22,14 @@ from pairscan.stats.ols import (
     spread_zscore,
     spread_zscore_frame,
 )
+from pairscan.stats.selection import PairSelection, Reason, select_pairs
 
 __all__ = [
     "BothOrientations",
     "EGResult",
     "KalmanResult",
+    "PairSelection",
+    "Reason",
     "all_pairs",
     "bh_qvalues",
     "both_orientations",
@@ -39,6 +42,7 @@ __all__ = [
     "pair_stats_last",
     "rolling_ols",
     "rolling_ols_frame",
+    "select_pairs",
     "spread_zscore",
     "spread_zscore_frame",
 ]
