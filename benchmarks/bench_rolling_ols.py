@@ -30,6 +30,7 @@ from statsmodels.regression.rolling import RollingOLS
 from pairscan.stats.kernels.rolling import (
     pair_stats_last_nb,
     rolling_ols_into_nb,
+    rolling_ols_spread_z_into_nb,
     spread_zscore_into_nb,
 )
 from pairscan.stats.ols import pair_stats_last, resync_bars_for, rolling_ols
@@ -136,6 +137,21 @@ def main() -> None:
     t_sz = best(
         lambda: spread_zscore_into_nb(y, x, alpha, beta, Z_WINDOW, Z_WINDOW, resync, spread, z)
     )
+    f_out = [np.zeros_like(y) for _ in range(4)]
+
+    def run_fused() -> None:
+        rolling_ols_spread_z_into_nb(
+            y, x, WINDOW, WINDOW, resync, Z_WINDOW, Z_WINDOW, resync, *f_out
+        )
+
+    run_fused()
+    t_fused = best(run_fused)
+    fused_same = all(
+        np.array_equal(g, w, equal_nan=True)
+        for g, w in zip(f_out, (alpha, beta, spread, z), strict=True)
+    )
+    if not fused_same:
+        raise SystemExit("agreement gate failed: fused kernel differs from ols + sz")
     t_wrap = best(lambda: rolling_ols(y, x, WINDOW), repeats=3)
     iy64, ix64 = iy.astype(np.int64), ix.astype(np.int64)
     pair_stats_last_nb(lp, iy64, ix64, WINDOW, Z_WINDOW, WINDOW, Z_WINDOW, resync)
@@ -222,6 +238,12 @@ def main() -> None:
             t_ols + t_sz,
             pair_bars / (t_ols + t_sz),
         ),
+        (
+            "every bar alpha+beta+spread+z fused, preallocated",
+            n_pairs,
+            t_fused,
+            pair_bars / t_fused,
+        ),
         ("scan mode pair_stats_last (last bar only)", n_pairs, t_scan, pair_bars / t_scan),
     ]
     print(
@@ -232,7 +254,11 @@ def main() -> None:
             f"{name:52} {pairs:>6} {secs:>8.3f} {rate:>12.3g} {rate / sm_rate:>10.0f} "
             f"{rate * t_pd:>9.1f}"
         )
-    for label, nbytes, t in (("alpha+beta", 16, t_ols), ("alpha+beta+spread+z", 32, t_ols + t_sz)):
+    for label, nbytes, t in (
+        ("alpha+beta", 16, t_ols),
+        ("alpha+beta+spread+z", 32, t_ols + t_sz),
+        ("alpha+beta+spread+z fused", 32, t_fused),
+    ):
         bound = pair_bars * nbytes / bw_nb
         print(
             f"memory bound {label}: {nbytes} B written per pair-bar / {bw_nb / 1e9:.1f} GB/s = "

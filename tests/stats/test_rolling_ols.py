@@ -256,3 +256,26 @@ def test_log_prices_keeps_nan_and_labels() -> None:
     assert isinstance(out, pd.DataFrame)
     assert np.isnan(out["BTC"].iloc[1])
     assert out["BTC"].iloc[0] == pytest.approx(np.log(60_000.0))
+
+
+@pytest.mark.parametrize(
+    ("window", "z_window", "nobs", "z_nobs"), [(10, 10, None, None), (7, 12, 5, 6)]
+)
+def test_rolling_pair_stats_equals_two_step(window, z_window, nobs, z_nobs) -> None:  # type: ignore[no-untyped-def]
+    from pairscan.stats.ols import rolling_pair_stats
+
+    lp = _synthetic(300, 42, seed=3)
+    y, x = lp[:, :41].copy(), lp[:, 1:].copy()  # 41 pairs: several blocks, a ragged last one
+    y[40:45, 0] = np.nan
+    x[100, 1] = np.inf
+    x[150:170, 2] = x[150, 2]  # flat x window
+    y[:, 1][::37] = np.nan
+    fused = rolling_pair_stats(y, x, window, z_window, nobs, z_nobs)
+    alpha, beta = rolling_ols(y, x, window, nobs)
+    spread, z = spread_zscore(y, x, alpha, beta, z_window, z_nobs)
+    for got, want in zip(fused, (alpha, beta, spread, z), strict=True):
+        np.testing.assert_array_equal(got, want)
+    one = rolling_pair_stats(y[:, 0], x[:, 0], window, z_window, nobs, z_nobs)
+    for got, want in zip(one, (alpha, beta, spread, z), strict=True):
+        assert got.ndim == 1
+        np.testing.assert_array_equal(got, want[:, 0])

@@ -28,6 +28,7 @@ import pandas as pd
 from pairscan.stats.kernels.rolling import (
     pair_stats_last_nb,
     rolling_ols_nb,
+    rolling_ols_spread_z_nb,
     spread_zscore_nb,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "pair_stats_last",
     "rolling_ols",
     "rolling_ols_frame",
+    "rolling_pair_stats",
     "spread_zscore",
     "spread_zscore_frame",
 ]
@@ -179,6 +181,41 @@ def spread_zscore(
     window, nobs = _check_windows(y2.shape[0], z_window_bars, min_nobs, "z_window_bars", "min_nobs")
     spread, z = spread_zscore_nb(y2, x2, a2, b2, window, nobs, resync_bars_for(window))
     return _out(spread, one_d), _out(z, one_d)
+
+
+def rolling_pair_stats(
+    y: Any,
+    x: Any,
+    window_bars: int,
+    z_window_bars: int,
+    min_nobs: int | None = None,
+    z_min_nobs: int | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """`rolling_ols` then `spread_zscore` on its alpha/beta, fused into one pass over y and x.
+
+    Same arguments, alignment, warm-up and NaN rules as those two functions (z_min_nobs is the
+    `min_nobs` of `spread_zscore`); returns (alpha, beta, spread, z), each float64 shaped like y,
+    bit-identical to the two-step path but without re-reading alpha and beta from memory.
+    """
+    y2, one_d = _as_2d(y, "y")
+    x2, _ = _as_2d(x, "x")
+    _check_same_shape(y2, "y", x2, "x")
+    n_bars = y2.shape[0]
+    window, nobs = _check_windows(n_bars, window_bars, min_nobs, "window_bars", "min_nobs")
+    z_window, z_nobs = _check_windows(
+        n_bars, z_window_bars, z_min_nobs, "z_window_bars", "z_min_nobs"
+    )
+    alpha, beta, spread, z = rolling_ols_spread_z_nb(
+        y2,
+        x2,
+        window,
+        nobs,
+        resync_bars_for(window),
+        z_window,
+        z_nobs,
+        resync_bars_for(z_window),
+    )
+    return _out(alpha, one_d), _out(beta, one_d), _out(spread, one_d), _out(z, one_d)
 
 
 def pair_stats_last(
