@@ -18,8 +18,8 @@ from pairscan.stats.ols import (
     log_prices,
     pair_stats_last,
     rolling_ols,
-    rolling_pair_stats,
     rolling_ols_frame,
+    rolling_pair_stats,
     spread_zscore,
     spread_zscore_frame,
 )
