@@ -165,6 +165,54 @@ def _ols_emit_row_nb(
 
 
 @njit(cache=True, error_model="numpy")
+def _ols_state_nb(y: np.ndarray, x: np.ndarray, p0: int, m: int) -> np.ndarray:
+    """Running-sum state of pairs p0..p0+m-1, one row each: cnt, sx, sy, sxx, sxy, cx, cy,
+    flat_run, last_x. The anchors (cx, cy) start at each pair's first valid bar, so the first
+    resync_bars updates are already centred to within the drift since then instead of ~11."""
+    state = np.zeros((9, m))
+    state[8, :] = np.nan
+    for j in range(m):
+        for t in range(y.shape[0]):
+            xv = x[t, p0 + j]
+            yv = y[t, p0 + j]
+            if np.isfinite(xv) and np.isfinite(yv):
+                state[5, j] = xv
+                state[6, j] = yv
+                break
+    return state
+
+
+@njit(cache=True, error_model="numpy")
+def _ols_step_nb(
+    t: int,
+    y: np.ndarray,
+    x: np.ndarray,
+    window_bars: int,
+    min_nobs: int,
+    resync_bars: int,
+    p0: int,
+    p1: int,
+    state: np.ndarray,
+    alpha_row: np.ndarray,
+    beta_row: np.ndarray,
+) -> None:
+    """Advance the rolling OLS of pairs p0..p1-1 to bar t and write its alpha and beta rows."""
+    cnt, sx, sy, sxx, sxy = state[0], state[1], state[2], state[3], state[4]
+    cx, cy, flat_run, last_x = state[5], state[6], state[7], state[8]
+    _ols_add_row_nb(x[t, p0:p1], y[t, p0:p1], cnt, sx, sy, sxx, sxy, cx, cy, flat_run, last_x)
+    old = t - window_bars
+    if old >= 0:
+        _ols_remove_row_nb(x[old, p0:p1], y[old, p0:p1], cnt, sx, sy, sxx, sxy, cx, cy)
+    if (t + 1) % resync_bars == 0:
+        _ols_resync(y, x, t, window_bars, p0, p1 - p0, cnt, sx, sy, sxx, sxy, cx, cy)
+    if t < window_bars - 1:
+        alpha_row[:] = np.nan
+        beta_row[:] = np.nan
+    else:
+        _ols_emit_row_nb(cnt, sx, sy, sxx, sxy, cx, cy, flat_run, min_nobs, alpha_row, beta_row)
+
+
+@njit(cache=True, error_model="numpy")
 def _ols_block_nb(
     y: np.ndarray,
     x: np.ndarray,
@@ -177,46 +225,21 @@ def _ols_block_nb(
     beta_out: np.ndarray,
 ) -> None:
     """Rolling OLS for pairs p0..p1-1, time-major: each bar reads and writes contiguous rows."""
-    n_bars = y.shape[0]
-    m = p1 - p0
-    state = np.zeros((9, m))
-    cnt, sx, sy, sxx, sxy = state[0], state[1], state[2], state[3], state[4]
-    cx, cy, flat_run, last_x = state[5], state[6], state[7], state[8]
-    last_x[:] = np.nan
-    # Initial anchor: the pair's first valid bar, so the first resync_bars updates are already
-    # centred to within the drift since then instead of ~11.
-    for j in range(m):
-        for t in range(n_bars):
-            xv = x[t, p0 + j]
-            yv = y[t, p0 + j]
-            if np.isfinite(xv) and np.isfinite(yv):
-                cx[j] = xv
-                cy[j] = yv
-                break
-    for t in range(n_bars):
-        _ols_add_row_nb(x[t, p0:p1], y[t, p0:p1], cnt, sx, sy, sxx, sxy, cx, cy, flat_run, last_x)
-        old = t - window_bars
-        if old >= 0:
-            _ols_remove_row_nb(x[old, p0:p1], y[old, p0:p1], cnt, sx, sy, sxx, sxy, cx, cy)
-        if (t + 1) % resync_bars == 0:
-            _ols_resync(y, x, t, window_bars, p0, m, cnt, sx, sy, sxx, sxy, cx, cy)
-        if t < window_bars - 1:
-            alpha_out[t, p0:p1] = np.nan
-            beta_out[t, p0:p1] = np.nan
-        else:
-            _ols_emit_row_nb(
-                cnt,
-                sx,
-                sy,
-                sxx,
-                sxy,
-                cx,
-                cy,
-                flat_run,
-                min_nobs,
-                alpha_out[t, p0:p1],
-                beta_out[t, p0:p1],
-            )
+    state = _ols_state_nb(y, x, p0, p1 - p0)
+    for t in range(y.shape[0]):
+        _ols_step_nb(
+            t,
+            y,
+            x,
+            window_bars,
+            min_nobs,
+            resync_bars,
+            p0,
+            p1,
+            state,
+            alpha_out[t, p0:p1],
+            beta_out[t, p0:p1],
+        )
 
 
 @njit(cache=True, error_model="numpy")
@@ -546,41 +569,17 @@ def _pair_stats_block_nb(
 ) -> None:
     """`_ols_block_nb` then `_spread_z_block_nb` fused bar by bar: each bar's rows of y, x, alpha
     and beta are still in L1 when the spread and z use them. Same operations, same results."""
-    n_bars = y.shape[0]
     m = p1 - p0
-    state = np.zeros((9, m))
-    cnt, sx, sy, sxx, sxy = state[0], state[1], state[2], state[3], state[4]
-    cx, cy, flat_run, last_x = state[5], state[6], state[7], state[8]
-    last_x[:] = np.nan
-    for j in range(m):
-        for t in range(n_bars):
-            xv = x[t, p0 + j]
-            yv = y[t, p0 + j]
-            if np.isfinite(xv) and np.isfinite(yv):
-                cx[j] = xv
-                cy[j] = yv
-                break
+    state = _ols_state_nb(y, x, p0, m)
     zcnt = np.zeros(m)
     s1 = np.zeros(m)
     s2 = np.zeros(m)
     c = np.zeros(m)
-    for t in range(n_bars):
-        xr = x[t, p0:p1]
-        yr = y[t, p0:p1]
+    for t in range(y.shape[0]):
         ar = alpha_out[t, p0:p1]
         br = beta_out[t, p0:p1]
-        _ols_add_row_nb(xr, yr, cnt, sx, sy, sxx, sxy, cx, cy, flat_run, last_x)
-        old = t - window_bars
-        if old >= 0:
-            _ols_remove_row_nb(x[old, p0:p1], y[old, p0:p1], cnt, sx, sy, sxx, sxy, cx, cy)
-        if (t + 1) % resync_bars == 0:
-            _ols_resync(y, x, t, window_bars, p0, m, cnt, sx, sy, sxx, sxy, cx, cy)
-        if t < window_bars - 1:
-            ar[:] = np.nan
-            br[:] = np.nan
-        else:
-            _ols_emit_row_nb(cnt, sx, sy, sxx, sxy, cx, cy, flat_run, min_nobs, ar, br)
-        _spread_row_nb(yr, xr, ar, br, spread_out[t, p0:p1])
+        _ols_step_nb(t, y, x, window_bars, min_nobs, resync_bars, p0, p1, state, ar, br)
+        _spread_row_nb(y[t, p0:p1], x[t, p0:p1], ar, br, spread_out[t, p0:p1])
         _z_step_nb(
             t, z_window_bars, z_min_nobs, z_resync_bars, p0, p1, zcnt, s1, s2, c, spread_out, z_out
         )
