@@ -92,6 +92,18 @@ def is_perpetual_symbol(symbol: str) -> bool:
     return bool(settle) and "-" not in settle
 
 
+def _span_mask(
+    timestamp: Int64Array, start_ms: int | None, end_ms: int | None
+) -> npt.NDArray[np.bool_]:
+    """Rows with `start_ms <= timestamp <= end_ms`; a missing bound does not restrict."""
+    mask = np.ones(timestamp.shape[0], dtype=np.bool_)
+    if start_ms is not None:
+        mask &= timestamp >= start_ms
+    if end_ms is not None:
+        mask &= timestamp <= end_ms
+    return mask
+
+
 @dataclass(frozen=True)
 class Candles:
     """OHLCV bars of one symbol, ascending by open time, unique timestamps.
@@ -129,23 +141,11 @@ class Candles:
 
     def take(self, index: npt.NDArray[np.intp] | npt.NDArray[np.bool_] | slice) -> Candles:
         """Rows selected by a boolean mask, integer index or slice."""
-        return Candles(
-            timestamp=self.timestamp[index],
-            open=self.open[index],
-            high=self.high[index],
-            low=self.low[index],
-            close=self.close[index],
-            volume=self.volume[index],
-        )
+        return Candles(**{name: getattr(self, name)[index] for name in CANDLE_COLUMNS})
 
     def between(self, start_ms: int | None = None, end_ms: int | None = None) -> Candles:
         """Bars with `start_ms <= timestamp <= end_ms` (either bound optional)."""
-        mask = np.ones(len(self), dtype=np.bool_)
-        if start_ms is not None:
-            mask &= self.timestamp >= start_ms
-        if end_ms is not None:
-            mask &= self.timestamp <= end_ms
-        return self.take(mask)
+        return self.take(_span_mask(self.timestamp, start_ms, end_ms))
 
     def columns(self) -> dict[str, npt.NDArray[np.int64] | npt.NDArray[np.float64]]:
         return {name: getattr(self, name) for name in CANDLE_COLUMNS}
@@ -173,12 +173,8 @@ class FundingRates:
         return FundingRates(self.timestamp[index], self.funding_rate[index])
 
     def between(self, start_ms: int | None = None, end_ms: int | None = None) -> FundingRates:
-        mask = np.ones(len(self), dtype=np.bool_)
-        if start_ms is not None:
-            mask &= self.timestamp >= start_ms
-        if end_ms is not None:
-            mask &= self.timestamp <= end_ms
-        return self.take(mask)
+        """Events with `start_ms <= timestamp <= end_ms` (either bound optional)."""
+        return self.take(_span_mask(self.timestamp, start_ms, end_ms))
 
     def columns(self) -> dict[str, npt.NDArray[np.int64] | npt.NDArray[np.float64]]:
         return {"timestamp": self.timestamp, "funding_rate": self.funding_rate}
