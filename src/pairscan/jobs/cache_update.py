@@ -74,14 +74,15 @@ def run_cache_update(
 ) -> UpdateReport:
     """Update the cache for `symbols` (default: the configured universe).
 
-    since_ms: first bar to (re)fetch; default is the last cached bar minus
-    `cache.refetch_bars`, or `cache.history_days` before now for a new symbol.
+    since_ms: first bar to (re)fetch; default: the newest `cache.refetch_bars` cached bars
+    onwards, or `cache.history_days` before now for a new symbol.
     on_symbol(symbol, done, total) is called before each symbol, for progress display.
     """
     started = time.perf_counter()
-    source = open_source(config, run_clock_ms(config, now_ms))
+    run_clock = run_clock_ms(config, now_ms)
+    source = open_source(config, run_clock)
     try:
-        clock = effective_clock_ms(source, run_clock_ms(config, now_ms))
+        clock = effective_clock_ms(source, run_clock)
         with open_cache(config) as store:
             wanted = list(symbols) or resolve_universe(source, config.universe)
             if symbols:
