@@ -254,8 +254,8 @@ BAD = [
         id="empty-string",
     ),
     pytest.param(
-        "signals: {window: 3}\n",
-        "config.yaml: signals.window is not a known key (allowed: no keys yet in this version)",
+        "notify: {window: 3}\n",
+        "config.yaml: notify.window is not a known key (allowed: no keys yet in this version)",
         id="key-in-empty-section",
     ),
     pytest.param(
@@ -391,8 +391,8 @@ BAD_OVERRIDES = [
         id="timeframe",
     ),
     pytest.param(
-        {"signals.window": 3},
-        "config: signals.window is not a known key (allowed: no keys yet in this version)",
+        {"notify.window": 3},
+        "config: notify.window is not a known key (allowed: no keys yet in this version)",
         id="key-in-empty-section",
     ),
 ]
@@ -521,4 +521,23 @@ def test_related_keys_are_checked_together(tmp_path: Path) -> None:
     assert str(info.value) == (
         "config.yaml: stats.half_life_min_bars must not exceed stats.half_life_max_bars "
         "(got 400 > 336)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("signals", "got"),
+    [
+        ("entry_z: 5", "stop_z 4, entry_z 5, exit_z 0.5"),
+        ("exit_z: 2", "stop_z 4, entry_z 2, exit_z 2"),
+        ("{stop_z: 2, entry_z: 2}", "stop_z 2, entry_z 2, exit_z 0.5"),
+    ],
+)
+def test_signal_thresholds_must_be_ordered(tmp_path: Path, signals: str, got: str) -> None:
+    path = tmp_path / "config.yaml"
+    body = f"signals: {signals}\n" if signals.startswith("{") else f"signals:\n  {signals}\n"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert str(info.value) == (
+        f"config.yaml: signals needs stop_z > entry_z > exit_z >= 0 (got {got}); e.g. 4, 2, 0.5"
     )

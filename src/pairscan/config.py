@@ -185,12 +185,67 @@ class StatsConfig:
 
 @dataclass(frozen=True)
 class SignalsConfig:
-    """Stage 4 (signals). Keys arrive with the state machine."""
+    """Stage 4 (signals): the per-pair state machine's thresholds, in z-score units of the
+    spread, and its time rules in bars of `cache.timeframe`."""
+
+    entry_z: float = field(
+        default=2.0, metadata=_meta("open when |z| reaches this", min=0.0, max=100.0)
+    )
+    exit_z: float = field(
+        default=0.5,
+        metadata=_meta("close when z is back within this of zero", min=0.0, max=100.0),
+    )
+    stop_z: float = field(
+        default=4.0, metadata=_meta("stop out when |z| reaches this", min=0.0, max=1000.0)
+    )
+    max_holding_bars: int | None = field(
+        default=None, metadata=_meta("time stop, bars; null = off", min=1, max=1_000_000)
+    )
+    max_holding_half_lives: float | None = field(
+        default=3.0,
+        metadata=_meta("time stop in half-lives at entry; null = off", min=0.1, max=1000.0),
+    )
+    cooldown_bars: int = field(
+        default=24, metadata=_meta("bars without a new entry after a stop", min=0, max=100_000)
+    )
+    stale_bars: int = field(
+        default=3,
+        metadata=_meta("close when a leg has had no new bar for this many bars", min=1, max=10_000),
+    )
 
 
 @dataclass(frozen=True)
 class SizingConfig:
-    """Stage 5 (sizing). Keys arrive with the sizer."""
+    """Stage 5 (sizing): volatility targeting and caps, as fractions of `capital_quote`."""
+
+    capital_quote: float = field(
+        default=10_000.0,
+        metadata=_meta("equity the book is sized on, quote currency", min=1.0, max=1e15),
+    )
+    target_vol: float = field(
+        default=0.10,
+        metadata=_meta("annualised P&L vol per pair, fraction of capital", min=1e-4, max=10.0),
+    )
+    vol_window_bars: int = field(
+        default=720, metadata=_meta("spread-return vol window, bars", min=10, max=100_000)
+    )
+    max_pair_gross: float = field(
+        default=1.0, metadata=_meta("gross notional cap per pair, x capital", min=0.0, max=100.0)
+    )
+    max_leverage: float = field(
+        default=3.0, metadata=_meta("gross notional cap of the book, x capital", min=0.0, max=100.0)
+    )
+    kelly_fraction: float = field(
+        default=0.5,
+        metadata=_meta("fraction of the Kelly bet allowed (0.5 = half-Kelly)", min=0.0, max=1.0),
+    )
+    min_order_quote: float = field(
+        default=0.0,
+        metadata=_meta("smallest leg, quote currency, besides the exchange's", min=0.0, max=1e12),
+    )
+    margin_leverage: float = field(
+        default=1.0, metadata=_meta("account leverage margin is computed with", min=1.0, max=125.0)
+    )
 
 
 @dataclass(frozen=True)
@@ -293,6 +348,12 @@ def _check_relations(config: Config, label: str) -> None:
         raise ConfigError(
             f"{label}: stats.half_life_min_bars must not exceed stats.half_life_max_bars "
             f"(got {stats.half_life_min_bars:g} > {stats.half_life_max_bars:g})"
+        )
+    sig = config.signals
+    if not sig.stop_z > sig.entry_z > sig.exit_z:
+        raise ConfigError(
+            f"{label}: signals needs stop_z > entry_z > exit_z >= 0 (got stop_z {sig.stop_z:g}, "
+            f"entry_z {sig.entry_z:g}, exit_z {sig.exit_z:g}); e.g. 4, 2, 0.5"
         )
 
 
