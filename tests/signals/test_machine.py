@@ -19,6 +19,7 @@ from pairscan.signals import (
     PairState,
     Reason,
     bars_stale,
+    gate_from_selection,
     hold_limit_nb,
     machine_params,
     run_machine,
@@ -259,3 +260,30 @@ def test_bad_persisted_state_is_refused() -> None:
         MachineState.of([0], [0], [-1], [0])
     with pytest.raises(ValueError, match=r"^hold_limit: length 2 does not match state length 1$"):
         MachineState.of([0], [0], [0], [0, 0])
+
+
+def test_gate_from_a_selection_table() -> None:
+    from pairscan.config import StatsConfig
+    from pairscan.stats import select_pairs
+
+    rng = np.random.default_rng(1)
+    n = 2_000
+    common = np.cumsum(rng.normal(0.0, 0.01, n))
+    ou = np.zeros(n)
+    for t in range(1, n):  # AR(1) spread, half-life ~13.5 bars
+        ou[t] = 0.95 * ou[t - 1] + rng.normal(0.0, 0.003)
+    a = 10.0 + common + ou
+    b = 9.0 + common
+    c = 8.0 + common + np.cumsum(rng.normal(0.0, 0.01, n))  # correlated, not cointegrated
+    close = np.exp(np.column_stack([a, b, c]))
+    config = StatsConfig(max_hurst=1.0, min_return_corr=0.0)
+    sel = select_pairs(close, ["A", "B", "C"], np.full(3, 1e9), config)
+    kept = [(str(y), str(x)) for y, x, s in zip(sel.y, sel.x, sel.selected, strict=True) if s]
+    assert len(kept) == 1
+    y, x = kept[0]
+    gate = gate_from_selection(sel, [(y, x), (x, y), ("A", "C"), ("A", "Z")])
+    reasons = {
+        frozenset((str(y), str(x))): r for y, x, r in zip(sel.y, sel.x, sel.reason, strict=True)
+    }
+    assert reasons[frozenset("AC")] == "not_cointegrated"
+    assert gate.tolist() == [Gate.OK, Gate.DESELECTED, Gate.COINT_BROKE, Gate.DESELECTED]

@@ -6,6 +6,7 @@ No I/O: persisting `MachineState` between hourly runs is the state store's job.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from pairscan.signals.kernels import (
     run_machine_nb,
     step_nb,
 )
+from pairscan.stats.selection import PairSelection
+from pairscan.stats.selection import Reason as SelectionReason
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -242,3 +245,29 @@ def bars_stale(valid: Any) -> IntArray:
         )
     result: IntArray = bars_stale_nb(np.ascontiguousarray(arr))
     return result
+
+
+def gate_from_selection(selection: PairSelection, pairs: Sequence[tuple[str, str]]) -> IntArray:
+    """Gate codes (n_pairs,) for (y, x) symbol pairs from the latest re-selection.
+
+    `Gate.OK` for a pair selected in this orientation; `Gate.COINT_BROKE` when the re-test
+    found the two symbols no longer cointegrated (q-value above the ceiling); else
+    `Gate.DESELECTED` (another check failed, the pair ranked beyond `max_pairs`, it was not a
+    candidate at all, or it was selected the other way round: y and x swapped is another
+    trade).
+    """
+    reason_of: dict[frozenset[str], str] = {}
+    selected: set[tuple[str, str]] = set()
+    for y, x, reason in zip(selection.y, selection.x, selection.reason, strict=True):
+        reason_of[frozenset((str(y), str(x)))] = str(reason)
+        if reason == SelectionReason.SELECTED:
+            selected.add((str(y), str(x)))
+    gate = np.empty(len(pairs), np.int64)
+    for k, (y, x) in enumerate(pairs):
+        if (y, x) in selected:
+            gate[k] = Gate.OK
+        elif reason_of.get(frozenset((y, x))) == SelectionReason.NOT_COINTEGRATED:
+            gate[k] = Gate.COINT_BROKE
+        else:
+            gate[k] = Gate.DESELECTED
+    return gate
