@@ -250,7 +250,28 @@ class SizingConfig:
 
 @dataclass(frozen=True)
 class BacktestConfig:
-    """Backtest. Keys arrive with the simulator."""
+    """Backtest costs and fills (the strategy itself is the `stats`, `signals` and `sizing`
+    sections, shared with the scan)."""
+
+    fee_bps: float | None = field(
+        default=None,
+        metadata=_meta(
+            "taker fee per fill, bps of notional; null = the market's own taker fee",
+            min=0.0,
+            max=1000.0,
+        ),
+    )
+    slippage_bps: float | None = field(
+        default=2.0,
+        metadata=_meta(
+            "price slippage per fill, bps; null = half the estimated bid-ask spread",
+            min=0.0,
+            max=1000.0,
+        ),
+    )
+    fill: Literal["next_open", "close"] = field(
+        default="next_open", metadata=_meta("when a decision at a bar's close fills")
+    )
 
 
 @dataclass(frozen=True)

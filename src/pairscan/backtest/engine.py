@@ -1,0 +1,232 @@
+"""Backtest: one run from a market panel to books and metrics, with the scan's own stages.
+
+Walk-forward selection (`backtest.walkforward`), hedge ratio and z (`stats`), the state
+machine (`signals`), vol-targeted sizes (`sizing`) and the simulator kernel
+(`backtest.kernels`), in that order. Pure: the job reads the cache and passes arrays in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from pairscan.backtest.kernels import (
+    L_ENTRY_BAR,
+    L_ENTRY_X,
+    L_ENTRY_Y,
+    L_EXIT_BAR,
+    L_EXIT_X,
+    L_EXIT_Y,
+    L_FEES,
+    L_FUNDING,
+    L_PAIR,
+    L_PNL,
+    L_QTY_X,
+    L_QTY_Y,
+    L_SLIPPAGE,
+    simulate_nb,
+)
+from pairscan.backtest.metrics import Metrics, compute_metrics
+from pairscan.backtest.walkforward import WalkForward, walk_forward
+from pairscan.config import Config
+from pairscan.signals import MachineRun, bars_stale, machine_params, run_machine
+from pairscan.sizing.kernels import target_notional_nb
+from pairscan.sizing.target import bars_per_year, spread_vol
+from pairscan.stats import kalman_hedge, rolling_pair_stats
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class MarketPanel:
+    """Everything a backtest reads, on one bar grid (row t = bar opening at timestamps[t]).
+
+    open, close: float64 (n_bars, n_symbols), quote currency, NaN where unknown.
+    real: bool, a real candle (not forward-filled). dollar_volume: quote traded per bar.
+    funding: float64, summed funding rates charged at the start of each bar (0 for spot).
+    lots: float64 (4, n_symbols): contract size, amount step, min amount, min notional.
+    fee_bps: (n_symbols,) taker fee per fill; slippage_bps: (n_bars, n_symbols) per fill.
+    """
+
+    timestamps: IntArray
+    symbols: tuple[str, ...]
+    tf_ms: int
+    open: FloatArray
+    close: FloatArray
+    real: BoolArray
+    dollar_volume: FloatArray
+    funding: FloatArray
+    lots: FloatArray
+    fee_bps: FloatArray
+    slippage_bps: FloatArray
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """A run's books: equity/gross/net per bar (quote), the trade ledger (rows of
+    `backtest.kernels` L_* columns) with `pairs` naming ledger[:, L_PAIR], the walk-forward
+    selections, the machine's decisions, entries dropped by sizing, and the metrics."""
+
+    timestamps: IntArray
+    equity: FloatArray
+    gross: FloatArray
+    net: FloatArray
+    ledger: FloatArray
+    pairs: tuple[tuple[str, str], ...]
+    walk: WalkForward
+    machine: MachineRun
+    z: FloatArray
+    n_dropped: int
+    metrics: Metrics
+
+
+def hedge_and_z(
+    log_close: FloatArray, iy: IntArray, ix: IntArray, config: Config
+) -> tuple[FloatArray, FloatArray]:
+    """(beta, z), each (n_bars, n_pairs), by the configured hedge method; causal."""
+    stats = config.stats
+    y, x = log_close[:, iy], log_close[:, ix]
+    if stats.hedge == "kalman":
+        beta = np.empty_like(y)
+        z = np.empty_like(y)
+        for j in range(y.shape[1]):
+            k = kalman_hedge(
+                y[:, j], x[:, j], delta=stats.kalman_delta, obs_var=stats.kalman_obs_var
+            )
+            beta[:, j] = k.beta
+            z[:, j] = k.zscore
+        return beta, z
+    _, beta, _, z = rolling_pair_stats(y, x, stats.window_bars, stats.z_window_bars)
+    return beta, z
+
+
+def run_backtest(
+    panel: MarketPanel, config: Config, *, n_trials: int = 1, trial_sharpe_variance: float = 0.0
+) -> BacktestResult:
+    """Walk-forward select, signal, size and simulate over the whole panel."""
+    walk = walk_forward(
+        panel.timestamps,
+        panel.symbols,
+        panel.close,
+        panel.real,
+        panel.dollar_volume,
+        panel.tf_ms,
+        config.stats,
+    )
+    col = {s: k for k, s in enumerate(panel.symbols)}
+    iy = np.array([col[y] for y, _ in walk.pairs], dtype=np.int64)
+    ix = np.array([col[x] for _, x in walk.pairs], dtype=np.int64)
+    n_bars = panel.timestamps.shape[0]
+    log_close = np.log(panel.close)
+    if iy.size:
+        beta, z = hedge_and_z(log_close, iy, ix, config)
+    else:
+        beta = z = np.zeros((n_bars, 0))
+    valid = panel.real[:, iy] & panel.real[:, ix]
+    machine = run_machine(
+        z,
+        walk.half_life,
+        machine_params(config.signals),
+        gate=walk.gate,
+        bars_stale=bars_stale(valid),
+    )
+    sizing = config.sizing
+    per_year = bars_per_year(panel.tf_ms)
+    if iy.size:
+        vol = spread_vol(log_close[:, iy], log_close[:, ix], beta, sizing.vol_window_bars)
+        no_edge = np.full(vol.shape, np.nan)  # no Kelly cap without a measured edge
+        notional_y, _ = target_notional_nb(
+            vol,
+            beta,
+            no_edge,
+            no_edge,
+            sizing.target_vol,
+            sizing.capital_quote,
+            per_year,
+            sizing.max_pair_gross,
+            sizing.kelly_fraction,
+        )
+    else:
+        notional_y = np.zeros((n_bars, 0))
+    equity, gross, net, ledger, _, n_dropped = simulate_nb(
+        panel.open,
+        panel.close,
+        panel.funding,
+        iy,
+        ix,
+        machine.action,
+        machine.reason,
+        np.ascontiguousarray(beta),
+        notional_y,
+        panel.lots,
+        panel.fee_bps,
+        panel.slippage_bps,
+        sizing.capital_quote,
+        sizing.max_leverage,
+        sizing.min_order_quote,
+        config.backtest.fill == "close",
+    )
+    metrics = _metrics(
+        equity, gross, ledger, panel.lots, iy, ix, per_year, n_trials, trial_sharpe_variance
+    )
+    return BacktestResult(
+        panel.timestamps,
+        equity,
+        gross,
+        net,
+        ledger,
+        walk.pairs,
+        walk,
+        machine,
+        z,
+        n_dropped,
+        metrics,
+    )
+
+
+def traded_notional(ledger: FloatArray, lots: FloatArray, iy: IntArray, ix: IntArray) -> float:
+    """Quote notional of every fill (both legs, entries and exits), fill prices."""
+    total = 0.0
+    for trade in ledger:
+        j = int(trade[L_PAIR])
+        cs_y, cs_x = lots[0, iy[j]], lots[0, ix[j]]
+        legs = (
+            (trade[L_QTY_Y], cs_y, trade[L_ENTRY_Y], trade[L_EXIT_Y]),
+            (trade[L_QTY_X], cs_x, trade[L_ENTRY_X], trade[L_EXIT_X]),
+        )
+        for qty, cs, entry, exit_ in legs:
+            total += abs(qty) * cs * entry
+            if trade[L_EXIT_BAR] >= 0:
+                total += abs(qty) * cs * exit_
+    return total
+
+
+def _metrics(
+    equity: FloatArray,
+    gross: FloatArray,
+    ledger: FloatArray,
+    lots: FloatArray,
+    iy: IntArray,
+    ix: IntArray,
+    per_year: float,
+    n_trials: int,
+    trial_sharpe_variance: float,
+) -> Metrics:
+    closed = ledger[ledger[:, L_EXIT_BAR] >= 0]
+    return compute_metrics(
+        equity,
+        bars_per_year=per_year,
+        trade_pnl=closed[:, L_PNL],
+        holding_bars=closed[:, L_EXIT_BAR] - closed[:, L_ENTRY_BAR],
+        traded_notional=traded_notional(ledger, lots, iy, ix),
+        in_market=gross > 0,
+        fees_paid=float(ledger[:, L_FEES].sum()),
+        slippage_paid=float(ledger[:, L_SLIPPAGE].sum()),
+        funding_paid=float(ledger[:, L_FUNDING].sum()),
+        n_trials=n_trials,
+        trial_sharpe_variance=trial_sharpe_variance,
+    )
