@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from pairscan.cli import pairs
 from pairscan.demo import DemoSource, demo_symbols
 from pairscan.market import MS_PER_HOUR, parse_utc
+from pairscan.state import FLAT, LONG_SPREAD, SHORT_SPREAD, PositionRecord, StateStore
 
 REPO = Path(__file__).resolve().parents[1]
 SPOT = [s for s in demo_symbols() if ":" not in s]
@@ -209,6 +210,152 @@ def test_stats_on_an_empty_cache(tmp_path: Path) -> None:
     assert json.loads(run(make_config(tmp_path), "cache", "stats", "--json").stdout)["series"] == []
 
 
+# ---- state show ------------------------------------------------------------------------------
+
+STATE_BAR = parse_utc("2026-05-15T23:00")
+
+
+def position(y: str, x: str, state: int, **changes: Any) -> PositionRecord:
+    fields: dict[str, Any] = {
+        "y_symbol": y,
+        "x_symbol": x,
+        "state": state,
+        "bars_held": 5,
+        "cooldown": 0,
+        "hold_limit": 72,
+        "entry_bar_ms": parse_utc("2026-05-15T18:00"),
+        "entry_z": -2.25 if state == LONG_SPREAD else 2.5,
+        "entry_alpha": 0.01,
+        "entry_beta": 1.0625,
+        "qty_y": 1.5 if state == LONG_SPREAD else -1.5,
+        "qty_x": -0.04 if state == LONG_SPREAD else 0.04,
+        "entry_price_y": 3000.0,
+        "entry_price_x": 95000.0,
+        "updated_bar_ms": STATE_BAR,
+    }
+    if state == FLAT:
+        fields.update(
+            bars_held=0,
+            entry_bar_ms=None,
+            entry_z=None,
+            entry_alpha=None,
+            entry_beta=None,
+            qty_y=0.0,
+            qty_x=0.0,
+            entry_price_y=None,
+            entry_price_x=None,
+        )
+    fields.update(changes)
+    return PositionRecord(**fields)
+
+
+def write_state(tmp_path: Path, *records: PositionRecord) -> Path:
+    path = tmp_path / "data" / "state" / "demo.sqlite"
+    with StateStore(path) as store:
+        assert store.commit_run(STATE_BAR, records)
+    return path
+
+
+def test_state_show_before_the_first_scan(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    result = run(config, "state", "show")
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "data" / "state" / "demo.sqlite"
+    assert " ".join(result.stdout.split()) == (
+        f"no state database yet for demo ({path}): the first `pairs scan` creates it"
+    )
+    assert run_json(config, "state", "show") == {
+        "exchange": "demo",
+        "path": str(path),
+        "exists": False,
+        "last_bar_ms": None,
+        "last_committed_at_ms": None,
+        "pairs_tracked": 0,
+        "open_positions": [],
+    }
+    assert not (tmp_path / "data").exists()  # nothing was created
+
+
+def test_state_show_lists_the_open_positions(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    write_state(
+        tmp_path,
+        position("ETH/USDT", "BTC/USDT", LONG_SPREAD),
+        position("SOL/USDT", "ETH/USDT", SHORT_SPREAD, hold_limit=0, bars_held=12),
+        position("XRP/USDT", "ADA/USDT", FLAT, cooldown=3),
+    )
+    result = run(config, "state", "show")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "state: demo, last processed bar 2026-05-15 23:00Z, 3 pairs tracked" in out
+    assert "open positions (2)" in out
+    rows = {line.split()[1]: line for line in out.splitlines() if "/USDT ~ " in line}
+    assert set(rows) == {"ETH/USDT", "SOL/USDT"}  # the flat pair is not listed
+    for word in ("ETH/USDT ~ BTC/USDT", "LONG", "2026-05-15 18:00Z", "-2.25", "1.0625", "1.5"):
+        assert word in rows["ETH/USDT"], word
+    for word in ("SHORT", "+2.50", "-1.5", "0.04", "12", "none"):
+        assert word in rows["SOL/USDT"], word
+    assert "\x1b[" not in out
+
+    data = run_json(config, "state", "show")
+    assert data["exists"] is True
+    assert data["last_bar_ms"] == STATE_BAR
+    assert data["pairs_tracked"] == 3
+    assert data["last_committed_at_ms"] > parse_utc("2024-01-01")
+    assert [p["y_symbol"] for p in data["open_positions"]] == ["ETH/USDT", "SOL/USDT"]
+    assert data["open_positions"][0] == {
+        "y_symbol": "ETH/USDT",
+        "x_symbol": "BTC/USDT",
+        "side": "LONG",
+        "entry_bar_ms": parse_utc("2026-05-15T18:00"),
+        "entry_z": -2.25,
+        "entry_alpha": 0.01,
+        "entry_beta": 1.0625,
+        "entry_price_y": 3000.0,
+        "entry_price_x": 95000.0,
+        "qty_y": 1.5,
+        "qty_x": -0.04,
+        "bars_held": 5,
+        "hold_limit": 72,
+        "updated_bar_ms": STATE_BAR,
+    }
+    assert data["open_positions"][1]["side"] == "SHORT"
+
+
+def test_state_show_with_no_open_positions(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    write_state(tmp_path, position("XRP/USDT", "ADA/USDT", FLAT))
+    result = run(config, "state", "show")
+    assert result.exit_code == 0, result.output
+    assert "last processed bar 2026-05-15 23:00Z, 1 pairs tracked" in result.stdout
+    assert "no open positions" in result.stdout
+    assert run_json(config, "state", "show")["open_positions"] == []
+
+
+def test_state_is_kept_per_exchange(tmp_path: Path) -> None:
+    write_state(tmp_path, position("ETH/USDT", "BTC/USDT", LONG_SPREAD))
+    config = make_config(tmp_path)
+    result = CliRunner().invoke(
+        pairs, ["--config", str(config), "--exchange", "binance", "state", "show", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["exchange"], data["exists"]) == ("binance", False)
+
+
+def test_state_show_on_a_foreign_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "state" / "demo.sqlite"
+    path.parent.mkdir(parents=True)
+    path.write_text("not a database\n" * 100, encoding="utf-8")
+    result = run(make_config(tmp_path), "state", "show")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.splitlines() == [
+        f"error: {path} is not a pairscan state database (file is not a database); move it "
+        f"aside (mv {path} {path}.bak) or point data_dir elsewhere, and rerun"
+    ]
+
+
 # ---- errors: one line, the right exit code, never a traceback ---------------------------------
 
 
@@ -324,7 +471,7 @@ COMMANDS = [path for path, _ in _commands(pairs, "pairs")]
 
 
 def test_the_command_list_is_what_the_readme_promises() -> None:
-    assert COMMANDS == ["pairs cache stats", "pairs cache update"]
+    assert COMMANDS == ["pairs cache stats", "pairs cache update", "pairs state show"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

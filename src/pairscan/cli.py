@@ -147,6 +147,7 @@ def pairs(
       pairs --exchange demo cache update          # recorded demo market, no network
       pairs cache update --symbols BTC/USDT,ETH/USDT --since 2025-01-01
       pairs cache stats --json
+      pairs state show                            # open positions of the hourly scan
     """
     verbosity = -1 if quiet else verbose
     _setup_logging(verbosity)
@@ -226,6 +227,35 @@ def cache_stats(g: Globals, as_json: bool) -> None:
         click.echo(json.dumps(_jsonable(report), indent=2))
     else:
         _print_stats(report)
+
+
+@pairs.group()
+def state() -> None:
+    """Persisted per-pair state of the hourly scan: open positions and the last processed bar."""
+
+
+@state.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
+@click.pass_obj
+def state_show(g: Globals, as_json: bool) -> None:
+    """Last processed bar and the open positions (pair, side, entry, quantities, bars held).
+
+    Reads the state database of the configured exchange (data_dir/state/<exchange>.sqlite);
+    never creates it.
+
+    \b
+    Examples:
+      pairs --exchange demo state show
+      pairs state show --json
+    """
+    from pairscan.jobs.state_show import run_state_show
+
+    with _reported_errors(g.config_path):
+        report = run_state_show(g.load())
+    if as_json:
+        click.echo(json.dumps(_jsonable(report), indent=2))
+    else:
+        _print_state(report)
 
 
 @contextmanager
@@ -329,6 +359,54 @@ def _print_stats(report: Any) -> None:
     console.print(table)
     if not report.series:
         console.print("nothing cached yet: run `pairs cache update`")
+
+
+def _fmt_number(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _print_state(report: Any) -> None:
+    console = _stdout()
+    if not report.exists:
+        console.print(
+            f"no state database yet for {escape(report.exchange)} ({escape(report.path)}): "
+            "the first `pairs scan` creates it"
+        )
+        return
+    console.print(
+        f"state: {escape(report.exchange)}, last processed bar {format_utc(report.last_bar_ms)}, "
+        f"{report.pairs_tracked} pairs tracked ({escape(report.path)})"
+    )
+    if not report.open_positions:
+        console.print("no open positions")
+        return
+    table = Table(title=f"open positions ({len(report.open_positions)})")
+    heads = (
+        "pair (y ~ x)",
+        "side",
+        "entry",
+        "entry z",
+        "beta",
+        "qty y",
+        "qty x",
+        "bars held",
+        "hold limit",
+    )
+    for name in heads:
+        table.add_column(name, justify="left" if name in heads[:3] else "right")
+    for p in report.open_positions:
+        table.add_row(
+            escape(f"{p.y_symbol} ~ {p.x_symbol}"),
+            p.side,
+            format_utc(p.entry_bar_ms),
+            _fmt_number(p.entry_z, "+.2f"),
+            _fmt_number(p.entry_beta, ".4f"),
+            _fmt_number(p.qty_y, ".10g"),  # quantities are orders: no rounding
+            _fmt_number(p.qty_x, ".10g"),
+            str(p.bars_held),
+            str(p.hold_limit) if p.hold_limit else "none",
+        )
+    console.print(table)
 
 
 def main() -> None:

@@ -45,3 +45,8 @@ class CacheError(PairscanError):
 
 class NotifyError(PairscanError):
     """A notification channel failed; the ticket stays queued."""
+
+
+class StateError(PairscanError):
+    """The positions database is unreadable, foreign, newer, corrupt or locked; says what to do
+    (upgrade, wait, or which file to move aside)."""

@@ -1,4 +1,4 @@
-"""Shared plumbing of the jobs: pick the market source, the store and the run's clock.
+"""Shared plumbing of the jobs: pick the market source, the stores and the run's clock.
 
 The demo market and ccxt exchanges are chosen here, so no lower stage needs to know which
 one it talks to.
@@ -7,12 +7,14 @@ one it talks to.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from pairscan.cache import Store, open_store
 from pairscan.config import Config, config_label
 from pairscan.demo import DEMO_EXCHANGE_ID, DemoSource, demo_end_ms
 from pairscan.fetch import MarketSource
 from pairscan.market import utc_now_ms
+from pairscan.state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +62,14 @@ def cache_exchange_id(config: Config) -> str:
 
 def open_cache(config: Config) -> Store:
     return open_store(config.cache.backend, config.data_dir / "cache")
+
+
+def state_db_path(config: Config) -> Path:
+    """The positions database of this exchange: one file per exchange id, so the demo market,
+    a testnet and the real account never share positions."""
+    return config.data_dir / "state" / f"{cache_exchange_id(config)}.sqlite"
+
+
+def open_state(config: Config, *, create: bool = True) -> StateStore:
+    """The positions database (created when missing, unless `create=False`)."""
+    return StateStore(state_db_path(config), create=create)

@@ -1,0 +1,136 @@
+"""Writers of the state database killed with SIGKILL mid-run, and runs racing for one bar.
+
+The child (`state_writer.py`) commits runs in a loop; the parent kills it after several
+delays and checks that the database holds exactly one whole committed run each time. Then
+several processes commit the same bar at once: exactly one applies.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import select
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from pairscan.state import StateStore
+
+WRITER = Path(__file__).with_name("state_writer.py")
+STARTUP_TIMEOUT_S = 60.0
+
+
+def _load_writer() -> ModuleType:
+    # By path, because the child runs the same file as a script.
+    spec = importlib.util.spec_from_file_location("state_writer", WRITER)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {WRITER}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_writer = _load_writer()
+T0: int = _writer.T0
+HOUR_MS: int = _writer.HOUR_MS
+PAIRS: int = _writer.PAIRS
+# Spread over a few commits (each ~10-30 ms: 400 records, 400 ticket rows and the fsyncs of
+# synchronous=EXTRA) so the kills land in different phases: building the records, inside the
+# transaction, while the journal is written or deleted.
+KILL_DELAYS_S = (0.0, 0.007, 0.019, 0.043, 0.071, 0.13)
+
+
+def run_and_kill(db: Path, first: int, delay_s: float) -> int:
+    """Start a writer at run `first`, kill it `delay_s` after its first commit; returns the
+    newest run it reported as committed."""
+    command = [sys.executable, str(WRITER), "churn", str(db), str(first)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        readable, _, _ = select.select([proc.stdout], [], [], STARTUP_TIMEOUT_S)
+        line = proc.stdout.readline().strip() if readable else ""
+        if line != "ready":
+            proc.kill()
+            pytest.fail(f"state writer did not start (said {line!r})")
+        time.sleep(delay_s)
+        proc.kill()
+        proc.wait()
+        reported = [int(word.split()[1]) for word in proc.stdout.read().splitlines()]
+    return max(reported, default=first)
+
+
+def held_run(db: Path) -> int:
+    """The run the database holds, after checking every record, ticket and run row is from
+    that run and the file passes SQLite's integrity check."""
+    with StateStore(db, create=False) as store:  # rolls a hot journal back
+        last = store.last_bar_ms()
+        assert last is not None
+        k = (last - T0) // HOUR_MS
+        assert store.records() == {r.key: r for r in _writer.run_records(k, last)}
+        assert [run.bar_ms for run in store.runs()] == [T0 + i * HOUR_MS for i in range(k, -1, -1)]
+        newest = store.runs(limit=1)[0]
+        assert (newest.n_records, newest.n_open) == (PAIRS, PAIRS)
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        tickets = con.execute("SELECT run, COUNT(*) FROM tickets GROUP BY run").fetchall()
+        assert tickets == [(i, PAIRS) for i in range(k + 1)]  # extra work: whole runs only
+    finally:
+        con.close()
+    return k
+
+
+@pytest.mark.slow  # 1.5-3.5 s: six writer processes
+def test_killed_writer_leaves_exactly_one_committed_run(tmp_path: Path) -> None:
+    db = tmp_path / "state" / "demo.sqlite"
+    first, mid_transaction = 0, 0
+    for delay_s in KILL_DELAYS_S:
+        done = run_and_kill(db, first, delay_s)
+        # A rollback journal exists only inside a transaction (DELETE mode removes it at commit).
+        mid_transaction += db.with_name(f"{db.name}-journal").exists()
+        held = held_run(db)
+        # Killed after its commit but before saying so, the writer may be one run ahead.
+        assert held in (done, done + 1), (delay_s, done, held)
+        first = held + 1
+    assert mid_transaction > 0, "no kill landed inside a transaction"
+    # A journal killed before its header was written is not hot: readers ignore it and leave
+    # it; the next commit reuses and deletes it.
+    with StateStore(db) as store:
+        bar = T0 + first * HOUR_MS
+        assert store.commit_run(
+            bar, _writer.run_records(first, bar), extra=_writer.write_tickets(first)
+        )
+    assert held_run(db) == first
+    assert sorted(p.name for p in db.parent.iterdir()) == ["demo.sqlite"]
+
+
+def test_processes_committing_the_same_bar_apply_it_once(tmp_path: Path) -> None:
+    db, go = tmp_path / "state.sqlite", tmp_path / "go"
+    tags = (1, 2, 3)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), "race", str(db), str(tag), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in tags
+    ]
+    try:
+        go.touch()
+        outputs = [proc.communicate(timeout=STARTUP_TIMEOUT_S) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
+    said = [out.strip() for out, _ in outputs]
+    assert sorted(said) == ["applied", "skipped", "skipped"], outputs
+    winner = tags[said.index("applied")]
+    with StateStore(db, create=False) as store:
+        assert store.records() == {r.key: r for r in _writer.run_records(winner, T0, n=50)}
+        assert [run.bar_ms for run in store.runs()] == [T0]
