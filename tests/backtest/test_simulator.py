@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-import math
 
 import numpy as np
 import pandas as pd
@@ -29,7 +28,6 @@ from pairscan.backtest.kernels import (
     L_QTY_X,
     L_QTY_Y,
     L_SIDE,
-    floor_to_step_nb,
     simulate_nb,
 )
 from pairscan.config import SignalsConfig
@@ -248,17 +246,3 @@ def test_fill_at_close_mode() -> None:
     for trade in ledger:
         assert action[int(trade[L_ENTRY_BAR]), int(trade[L_PAIR])] in (1, 2)
     assert equity[-1] - CAPITAL == pytest.approx(ledger[:, L_PNL].sum(), abs=1e-9 * CAPITAL)
-
-
-@pytest.mark.parametrize(
-    ("qty", "step", "expected"),
-    [
-        (0.3, 0.1, 0.3),
-        (0.29999, 0.1, 0.2),
-        (1.23456, 0.001, 1.234),
-        (5.0, 0.0, 5.0),
-        (0.0999, 0.1, 0.0),
-    ],
-)
-def test_floor_to_step(qty: float, step: float, expected: float) -> None:
-    assert math.isclose(floor_to_step_nb(qty, step), expected, abs_tol=1e-12)

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from pairscan.signals.kernels import Action
+from pairscan.sizing.kernels import LegCheck, leg_check_nb, pair_lots_nb
 
 # Ledger columns (float64), one row per round trip.
 (
@@ -42,35 +43,6 @@ from pairscan.signals.kernels import Action
     L_EXIT_REASON,
     L_NCOLS,
 ) = range(16)
-
-
-@njit(cache=True)
-def floor_to_step_nb(qty: float, step: float) -> float:
-    """|qty| rounded down to a multiple of step (step <= 0: unrounded). The 1e-9 relative
-    nudge keeps 0.3 / 0.1 = 2.9999999999999996 at 3 steps, as an exchange would read it."""
-    if step <= 0.0:
-        return qty
-    n = math.floor(qty / step * (1.0 + 1e-9))
-    return max(n, 0.0) * step
-
-
-@njit(cache=True)
-def leg_qty_nb(
-    notional: float,
-    price: float,
-    contract_size: float,
-    step: float,
-    min_amount: float,
-    min_notional: float,
-) -> float:
-    """Contracts for a quote notional, rounded down to the lot step; 0 when that is below the
-    market's minimum amount or minimum notional (a leg that cannot be sent)."""
-    if not (price > 0.0 and notional > 0.0):
-        return 0.0
-    qty = floor_to_step_nb(notional / (price * contract_size), step)
-    if qty <= 0.0 or qty < min_amount or qty * price * contract_size < min_notional:
-        return 0.0
-    return qty
 
 
 @njit(cache=True)
@@ -98,15 +70,17 @@ def _order_qty(
     lots: np.ndarray,
     min_order_quote: float,
 ) -> tuple[float, float]:
-    """Signed (qty_y, qty_x) of a pair entry sized at close prices py, px; (0, 0) when a leg
-    cannot be sent (never a one-legged trade). lots: (4, n_symbols) contract size, amount
-    step, min amount, min notional. Long spread (direction +1): long y, short beta * x."""
-    cs_y, cs_x = lots[0, sy], lots[0, sx]
-    floor_y = max(lots[3, sy], min_order_quote)
-    floor_x = max(lots[3, sx], min_order_quote)
-    qy = leg_qty_nb(notional_y, py, cs_y, lots[1, sy], lots[2, sy], floor_y)
-    qx = leg_qty_nb(abs(beta) * notional_y, px, cs_x, lots[1, sx], lots[2, sx], floor_x)
-    if qy == 0.0 or qx == 0.0:
+    """Signed (qty_y, qty_x) of a pair entry sized at close prices py, px, with the scan's lot
+    rounding and leg checks (`pairscan.sizing.kernels`); (0, 0) when a leg cannot be sent
+    (never a one-legged trade). lots: (4, n_symbols) contract size, amount step, min amount,
+    min notional. Long spread (direction +1): long y, short beta * x."""
+    if not (py > 0.0 and px > 0.0 and notional_y > 0.0 and math.isfinite(beta)):
+        return 0.0, 0.0
+    unit_y, unit_x = py * lots[0, sy], px * lots[0, sx]
+    qy, qx, _, _ = pair_lots_nb(notional_y, beta, unit_y, unit_x, lots[1, sy], lots[1, sx])
+    ok_y = leg_check_nb(qy, unit_y, lots[2, sy], max(lots[3, sy], min_order_quote))
+    ok_x = leg_check_nb(qx, unit_x, lots[2, sx], max(lots[3, sx], min_order_quote))
+    if ok_y != LegCheck.OK or ok_x != LegCheck.OK:
         return 0.0, 0.0
     sign_x = -1.0 if beta > 0.0 else 1.0
     return direction * qy, direction * sign_x * qx
