@@ -201,10 +201,10 @@ def test_book_leverage_cap_holds() -> None:
     inputs = _inputs()
     inputs["max_leverage"] = 0.5
     inputs["notional_y"] = np.full_like(inputs["beta"], 3_000.0)  # type: ignore[arg-type]
-    equity, gross, ledger, dropped = _simulate(inputs)
+    _, gross, ledger, dropped = _simulate(inputs)
     # The cap binds when entries are decided (open positions are never resized): at each
     # decision close, the book it will hold (open trades not exiting at the next open, plus
-    # the new entries) is within 0.5 x equity at that close's prices.
+    # the new entries) is within 0.5 x capital at that close's prices.
     closes = inputs["close_px"]
     assert isinstance(closes, np.ndarray)
     iy, ix = inputs["iy"], inputs["ix"]
@@ -218,7 +218,7 @@ def test_book_leverage_cap_holds() -> None:
             + abs(tr[L_QTY_X]) * closes[d, ix[int(tr[L_PAIR])]]  # type: ignore[index]
             for tr in ledger[held]
         )
-        assert book <= 0.5 * equity[d] + 1e-9
+        assert book <= 0.5 * CAPITAL + 1e-9
     assert gross.max() > 0.45 * CAPITAL  # the cap was reached
     assert dropped > 0
 

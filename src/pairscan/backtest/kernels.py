@@ -117,8 +117,10 @@ def simulate_nb(
     lots: float64 (4, n_symbols): contract size, amount step (0 = none), min amount, min
         notional. fee_bps: (n_symbols,) per fill on notional; slippage_bps: (n_bars,
         n_symbols), applied against us on each fill.
-    capital: starting cash; max_leverage: book gross notional cap, x equity at the decision
-        (entries beyond it are scaled down in pair order, dropped if a leg then cannot be sent).
+    capital: starting cash, and the capital sizes and caps refer to (`sizing.capital_quote`,
+        as in the scan: no compounding). max_leverage: book gross cap, x capital; an entry
+        that does not fit next to the open book is scaled down to the room left, in pair
+        order, and dropped if a leg then cannot be sent (`sizing.apply_book_caps`' rule).
 
     Returns (equity (n_bars,), gross (n_bars,), net (n_bars,) at each close, ledger
     (n_trades_max, L_NCOLS), n_trades, n_dropped).
@@ -190,7 +192,6 @@ def simulate_nb(
             if close_px[t, s] > 0.0:
                 last_close[s] = close_px[t, s]
         # (4) this close's decisions: exits first, so their room is free for entries.
-        eq_now = _equity(cash, sym_pos, lots, last_close)
         committed = -1.0
         for j in range(n_pairs):
             if action[t, j] == Action.CLOSE:
@@ -216,7 +217,7 @@ def simulate_nb(
                 direction, notional_y[t, j], beta[t, j], py, px, iy[j], ix[j], lots, min_order_quote
             )
             gross = abs(qy) * lots[0, iy[j]] * py + abs(qx) * lots[0, ix[j]] * px
-            room = max_leverage * eq_now - committed
+            room = max_leverage * capital - committed
             if gross > room and gross > 0.0:
                 # Scaled on the unrounded gross, which is >= the rounded one: flooring the
                 # scaled legs then keeps the entry within the room.
