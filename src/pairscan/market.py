@@ -189,6 +189,7 @@ class MarketInfo:
 
     amount_step / price_step: lot and tick sizes in base units / quote currency (None when
     the exchange does not say). min_notional: minimum order value in the quote currency.
+    taker_fee: fraction of notional per taker fill (0.0005 = 5 bps), None when unknown.
     """
 
     symbol: str
@@ -202,6 +203,7 @@ class MarketInfo:
     price_step: float | None = None
     min_amount: float | None = None
     min_notional: float | None = None
+    taker_fee: float | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property

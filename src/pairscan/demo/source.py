@@ -57,6 +57,7 @@ def _markets() -> dict[str, _DemoMarket]:
             price_step=row["price_step"],
             min_amount=row["min_amount"],
             min_notional=row["min_notional"],
+            taker_fee=row["taker"],
         )
         out[row["symbol"]] = _DemoMarket(info, row["file"])
     return out

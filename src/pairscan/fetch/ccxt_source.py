@@ -133,8 +133,18 @@ def _market_info(market: Mapping[str, Any], precision_mode: int) -> MarketInfo:
         price_step=_step(precision.get("price"), precision_mode),
         min_amount=(limits.get("amount") or {}).get("min"),
         min_notional=(limits.get("cost") or {}).get("min"),
+        taker_fee=_fee(market.get("taker")),
         extra={"linear": str(market.get("linear"))},
     )
+
+
+def _fee(value: Any) -> float | None:
+    """ccxt's market fee (a fraction of notional), None when absent or not a sane number."""
+    try:
+        fee = float(value)
+    except (TypeError, ValueError):
+        return None
+    return fee if 0.0 <= fee < 0.1 else None
 
 
 class CcxtSource:
