@@ -30,8 +30,8 @@ from pairscan.backtest.kernels import (
 )
 from pairscan.backtest.metrics import Metrics, compute_metrics
 from pairscan.backtest.walkforward import WalkForward, walk_forward
-from pairscan.config import Config
-from pairscan.signals import MachineRun, bars_stale, machine_params, run_machine
+from pairscan.config import Config, SizingConfig, StatsConfig
+from pairscan.signals import Gate, MachineRun, bars_stale, machine_params, run_machine
 from pairscan.sizing.kernels import target_notional_nb
 from pairscan.sizing.target import bars_per_year, spread_vol
 from pairscan.stats import kalman_hedge, rolling_pair_stats
@@ -69,7 +69,8 @@ class MarketPanel:
 class BacktestResult:
     """A run's books: equity/gross/net per bar (quote), the trade ledger (rows of
     `backtest.kernels` L_* columns) with `pairs` naming ledger[:, L_PAIR], the walk-forward
-    selections, the machine's decisions, entries dropped by sizing, and the metrics."""
+    selections, the machine's decisions, entries dropped by sizing, and the metrics. The books
+    cover panel rows first_row.. (`timestamps`); machine and z cover the whole panel."""
 
     timestamps: IntArray
     equity: FloatArray
@@ -82,6 +83,7 @@ class BacktestResult:
     z: FloatArray
     n_dropped: int
     metrics: Metrics
+    first_row: int  # panel row of equity[0]; ledger bars are panel rows
 
 
 def hedge_and_z(
@@ -104,10 +106,10 @@ def hedge_and_z(
     return beta, z
 
 
-def run_backtest(
-    panel: MarketPanel, config: Config, *, n_trials: int = 1, trial_sharpe_variance: float = 0.0
-) -> BacktestResult:
-    """Walk-forward select, signal, size and simulate over the whole panel."""
+def select_walk_forward(
+    panel: MarketPanel, stats: StatsConfig, trade_from_row: int = 0
+) -> WalkForward:
+    """The walk-forward selections of the panel; no pair is traded before `trade_from_row`."""
     walk = walk_forward(
         panel.timestamps,
         panel.symbols,
@@ -115,17 +117,43 @@ def run_backtest(
         panel.real,
         panel.dollar_volume,
         panel.tf_ms,
-        config.stats,
+        stats,
     )
+    walk.gate[:trade_from_row] = Gate.DESELECTED
+    return walk
+
+
+def pair_columns(panel: MarketPanel, walk: WalkForward) -> tuple[IntArray, IntArray]:
     col = {s: k for k, s in enumerate(panel.symbols)}
     iy = np.array([col[y] for y, _ in walk.pairs], dtype=np.int64)
     ix = np.array([col[x] for _, x in walk.pairs], dtype=np.int64)
+    return iy, ix
+
+
+def run_backtest(
+    panel: MarketPanel,
+    config: Config,
+    *,
+    trade_from_row: int = 0,
+    walk: WalkForward | None = None,
+    hedge: tuple[FloatArray, FloatArray] | None = None,
+    n_trials: int = 1,
+    trial_sharpe_variance: float = 0.0,
+) -> BacktestResult:
+    """Walk-forward select, signal, size and simulate over the panel.
+
+    Rows before `trade_from_row` are history only (formation, hedge and vol warm-up); the
+    equity curve and metrics start there. `walk` and `hedge` (beta, z) may be passed in when a
+    sweep already computed them for the same `stats` settings.
+    """
+    if walk is None:
+        walk = select_walk_forward(panel, config.stats, trade_from_row)
+    iy, ix = pair_columns(panel, walk)
     n_bars = panel.timestamps.shape[0]
     log_close = np.log(panel.close)
-    if iy.size:
-        beta, z = hedge_and_z(log_close, iy, ix, config)
-    else:
-        beta = z = np.zeros((n_bars, 0))
+    if hedge is None:
+        hedge = hedge_and_z(log_close, iy, ix, config) if iy.size else (np.zeros((n_bars, 0)),) * 2
+    beta, z = hedge
     valid = panel.real[:, iy] & panel.real[:, ix]
     machine = run_machine(
         z,
@@ -134,47 +162,37 @@ def run_backtest(
         gate=walk.gate,
         bars_stale=bars_stale(valid),
     )
-    sizing = config.sizing
     per_year = bars_per_year(panel.tf_ms)
-    if iy.size:
-        vol = spread_vol(log_close[:, iy], log_close[:, ix], beta, sizing.vol_window_bars)
-        no_edge = np.full(vol.shape, np.nan)  # no Kelly cap without a measured edge
-        notional_y, _ = target_notional_nb(
-            vol,
-            beta,
-            no_edge,
-            no_edge,
-            sizing.target_vol,
-            sizing.capital_quote,
-            per_year,
-            sizing.max_pair_gross,
-            sizing.kelly_fraction,
-        )
-    else:
-        notional_y = np.zeros((n_bars, 0))
+    notional_y = _target_notional(log_close, iy, ix, beta, config.sizing, per_year)
+    sizing = config.sizing
+    sl = slice(trade_from_row, None)
     equity, gross, net, ledger, _, n_dropped = simulate_nb(
-        panel.open,
-        panel.close,
-        panel.funding,
+        panel.open[sl],
+        panel.close[sl],
+        panel.funding[sl],
         iy,
         ix,
-        machine.action,
-        machine.reason,
-        np.ascontiguousarray(beta),
-        notional_y,
+        machine.action[sl],
+        machine.reason[sl],
+        np.ascontiguousarray(beta[sl]),
+        notional_y[sl],
         panel.lots,
         panel.fee_bps,
-        panel.slippage_bps,
+        np.ascontiguousarray(panel.slippage_bps[sl]),
         sizing.capital_quote,
         sizing.max_leverage,
         sizing.min_order_quote,
         config.backtest.fill == "close",
     )
+    ledger[:, L_ENTRY_BAR] += trade_from_row
+    ledger[:, L_EXIT_BAR] = np.where(
+        ledger[:, L_EXIT_BAR] >= 0, ledger[:, L_EXIT_BAR] + trade_from_row, -1.0
+    )
     metrics = _metrics(
         equity, gross, ledger, panel.lots, iy, ix, per_year, n_trials, trial_sharpe_variance
     )
     return BacktestResult(
-        panel.timestamps,
+        panel.timestamps[sl],
         equity,
         gross,
         net,
@@ -185,7 +203,35 @@ def run_backtest(
         z,
         n_dropped,
         metrics,
+        trade_from_row,
     )
+
+
+def _target_notional(
+    log_close: FloatArray,
+    iy: IntArray,
+    ix: IntArray,
+    beta: FloatArray,
+    sizing: SizingConfig,
+    per_year: float,
+) -> FloatArray:
+    """The sizer's y-leg notional at every bar and pair (no Kelly cap: no measured edge)."""
+    if not iy.size:
+        return np.zeros((log_close.shape[0], 0))
+    vol = spread_vol(log_close[:, iy], log_close[:, ix], beta, sizing.vol_window_bars)
+    no_edge = np.full(vol.shape, np.nan)
+    notional_y, _ = target_notional_nb(
+        vol,
+        beta,
+        no_edge,
+        no_edge,
+        sizing.target_vol,
+        sizing.capital_quote,
+        per_year,
+        sizing.max_pair_gross,
+        sizing.kelly_fraction,
+    )
+    return np.ascontiguousarray(notional_y)
 
 
 def traded_notional(ledger: FloatArray, lots: FloatArray, iy: IntArray, ix: IntArray) -> float:

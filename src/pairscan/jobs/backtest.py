@@ -1,0 +1,481 @@
+"""`pairs backtest`: read the cache into a market panel and run the backtest engine on it.
+
+The only place where the backtest meets I/O: cached candles and funding, the exchange's
+market filters and fees. Never fetches candles (run `pairs cache update` first).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pairscan.backtest.engine import (
+    BacktestResult,
+    MarketPanel,
+    hedge_and_z,
+    pair_columns,
+    run_backtest,
+    select_walk_forward,
+)
+from pairscan.backtest.metrics import bar_returns, deflated_sharpe_ratio
+from pairscan.backtest.plots import plot_equity, plot_pair_z
+from pairscan.backtest.report import equity_frame, ledger_frame, pair_breakdown
+from pairscan.backtest.walkforward import WalkForward
+from pairscan.cache import Store, read_panel
+from pairscan.cache.align import AlignedPanel
+from pairscan.cache.liquidity import spread_bps
+from pairscan.config import Config
+from pairscan.errors import ConfigError, ExchangeError
+from pairscan.jobs.common import cache_exchange_id, open_cache, open_source, run_clock_ms
+from pairscan.market import MS_PER_DAY, Candles, MarketInfo, format_utc, symbol_key, timeframe_ms
+
+log = logging.getLogger(__name__)
+
+# Base-tier taker fees when the exchange's market info has none: spot 0.1 %, perpetuals 0.05 %.
+DEFAULT_TAKER_BPS = {"spot": 10.0, "swap": 5.0}
+# Slippage when `backtest.slippage_bps` is null and a bar's spread estimate is missing.
+FALLBACK_SLIPPAGE_BPS = 2.0
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    """A finished run: the result, the symbols and period it covered, where costs came from."""
+
+    exchange: str
+    timeframe: str
+    symbols: tuple[str, ...]
+    start_ms: int
+    end_ms: int
+    result: BacktestResult
+    fee_source: str
+    slippage_source: str
+
+
+def is_perp(symbol: str) -> bool:
+    """ccxt unified symbols of derivatives carry the settle currency: `ETH/USDT:USDT`."""
+    return ":" in symbol
+
+
+def cached_universe(store: Store, exchange: str, timeframe: str) -> tuple[str, ...]:
+    """Cached symbols at this timeframe: the perpetuals when any are cached (a spread needs a
+    short leg, which perpetuals give without borrowing), else the spot markets."""
+    symbols = sorted({k.symbol for k in store.list_series(exchange) if k.timeframe == timeframe})
+    perps = [s for s in symbols if is_perp(s)]
+    return tuple(perps or symbols)
+
+
+@dataclass(frozen=True)
+class LoadedMarket:
+    """The panel a backtest (or a sweep of them) runs on, and what it was built from."""
+
+    panel: MarketPanel
+    first_row: int
+    symbols: tuple[str, ...]
+    fee_source: str
+    slippage_source: str
+
+
+def load_market(
+    config: Config,
+    *,
+    symbols: Sequence[str] | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    now_ms: int | None = None,
+) -> LoadedMarket:
+    """Cached candles, funding, market filters and costs of the universe as one panel.
+
+    symbols: the universe (default `universe.symbols`, else every cached symbol, see
+    `cached_universe`). start_ms/end_ms: the traded period (bar open times, inclusive);
+    default from the first bar with a full formation window of history to the last cached
+    bar. History before start_ms is read for formation and warm-up.
+    """
+    exchange = cache_exchange_id(config)
+    timeframe = config.cache.timeframe
+    tf_ms = timeframe_ms(timeframe)
+    history_ms = config.stats.formation_days * MS_PER_DAY
+    with open_cache(config) as store:
+        universe = tuple(
+            symbols or config.universe.symbols or cached_universe(store, exchange, timeframe)
+        )
+        if len(universe) < 2:
+            raise ConfigError(
+                f"backtest needs at least 2 cached symbols at {timeframe} on {exchange} "
+                f"(found {len(universe)}): run `pairs cache update` first"
+            )
+        warmup_ms = history_ms + config.stats.window_bars * tf_ms
+        aligned = read_panel(
+            store,
+            exchange,
+            universe,
+            timeframe,
+            start_ms=None if start_ms is None else start_ms - warmup_ms,
+            end_ms=end_ms,
+            max_ffill_bars=config.cache.max_ffill_bars,
+        )
+        funding = _funding_panel(store, exchange, aligned)
+    if aligned.n_bars == 0:
+        raise ConfigError(f"no cached bars of {', '.join(universe)} in the requested period")
+    _check_columns(aligned)
+    markets = _markets(config, now_ms, universe)
+    fee_bps, fee_source = _fees(config, universe, markets)
+    slippage, slippage_source = _slippage(config, aligned)
+    panel = MarketPanel(
+        timestamps=aligned.timestamps,
+        symbols=aligned.symbols,
+        tf_ms=tf_ms,
+        open=aligned.open,
+        close=aligned.close,
+        real=~aligned.filled & np.isfinite(aligned.close),
+        dollar_volume=np.nan_to_num(aligned.close * aligned.volume),
+        funding=funding,
+        lots=_lots(universe, markets),
+        fee_bps=fee_bps,
+        slippage_bps=slippage,
+    )
+    first = _first_traded_row(aligned, start_ms, history_ms)
+    return LoadedMarket(panel, first, universe, fee_source, slippage_source)
+
+
+def run_backtest_job(
+    config: Config,
+    *,
+    symbols: Sequence[str] | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    now_ms: int | None = None,
+) -> BacktestReport:
+    """Backtest the configured strategy on cached data (see `load_market` for the arguments)."""
+    market = load_market(config, symbols=symbols, start_ms=start_ms, end_ms=end_ms, now_ms=now_ms)
+    result = run_backtest(market.panel, config, trade_from_row=market.first_row)
+    return _report(config, market, result)
+
+
+def _report(config: Config, market: LoadedMarket, result: BacktestResult) -> BacktestReport:
+    return BacktestReport(
+        exchange=cache_exchange_id(config),
+        timeframe=config.cache.timeframe,
+        symbols=market.symbols,
+        start_ms=int(result.timestamps[0]),
+        end_ms=int(result.timestamps[-1]),
+        result=result,
+        fee_source=market.fee_source,
+        slippage_source=market.slippage_source,
+    )
+
+
+def _first_traded_row(aligned: AlignedPanel, start_ms: int | None, history_ms: int) -> int:
+    first_possible = int(aligned.timestamps[0]) + history_ms
+    start = first_possible if start_ms is None else max(start_ms, first_possible)
+    row = int(np.searchsorted(aligned.timestamps, start))
+    if row >= aligned.n_bars - 1:
+        first, last = (
+            format_utc(int(aligned.timestamps[0])),
+            format_utc(int(aligned.timestamps[-1])),
+        )
+        raise ConfigError(
+            f"not enough history: the first {history_ms // MS_PER_DAY} days "
+            f"(stats.formation_days) from {first} are needed for selection before trading, "
+            f"and the cache ends {last}"
+        )
+    return row
+
+
+def _check_columns(aligned: AlignedPanel) -> None:
+    empty = [s for k, s in enumerate(aligned.symbols) if not np.isfinite(aligned.close[:, k]).any()]
+    if empty:
+        raise ConfigError(
+            f"nothing cached for {', '.join(empty)} at this timeframe: run "
+            f"`pairs cache update --symbols {','.join(empty)}` first"
+        )
+
+
+def _funding_panel(store: Store, exchange: str, aligned: AlignedPanel) -> np.ndarray:
+    """Funding rates charged at the start of each bar: an event at time E belongs to the bar
+    t with open(t-1) < E <= open(t) (Binance's events fall on bar opens)."""
+    out = np.zeros((aligned.n_bars, aligned.n_symbols))
+    ts = aligned.timestamps
+    for k, symbol in enumerate(aligned.symbols):
+        if not is_perp(symbol):
+            continue
+        events = store.read_funding(exchange, symbol, int(ts[0]) + 1, int(ts[-1]))
+        rows = np.searchsorted(ts, events.timestamp, side="left")
+        keep = (rows > 0) & (rows < aligned.n_bars)
+        np.add.at(out[:, k], rows[keep], events.funding_rate[keep])
+    return out
+
+
+def _markets(config: Config, now_ms: int | None, universe: Sequence[str]) -> dict[str, MarketInfo]:
+    """The exchange's market filters and fees; without them (exchange unreachable) the run goes
+    on unrounded with default fees, and says so."""
+    try:
+        markets = open_source(config, run_clock_ms(config, now_ms)).load_markets()
+    except ExchangeError as exc:
+        log.warning("market filters unavailable (%s): no lot rounding, default fees", exc)
+        return {}
+    return {s: markets[s] for s in universe if s in markets}
+
+
+def _lots(universe: Sequence[str], markets: dict[str, MarketInfo]) -> np.ndarray:
+    lots = np.zeros((4, len(universe)))
+    for k, symbol in enumerate(universe):
+        m = markets.get(symbol)
+        lots[0, k] = m.contract_size if m else 1.0
+        if m:
+            lots[1, k] = m.amount_step or 0.0
+            lots[2, k] = m.min_amount or 0.0
+            lots[3, k] = m.min_notional or 0.0
+    return lots
+
+
+def _fees(
+    config: Config, universe: Sequence[str], markets: dict[str, MarketInfo]
+) -> tuple[np.ndarray, str]:
+    if config.backtest.fee_bps is not None:
+        return np.full(
+            len(universe), config.backtest.fee_bps
+        ), f"{config.backtest.fee_bps:g} bps (config)"
+    fees = []
+    for symbol in universe:
+        m = markets.get(symbol)
+        if m is not None and m.taker_fee is not None:
+            fees.append(m.taker_fee * 1e4)
+        else:
+            fees.append(DEFAULT_TAKER_BPS["swap" if is_perp(symbol) else "spot"])
+    return np.array(fees), "taker fee from the exchange's market info"
+
+
+def _slippage(config: Config, aligned: AlignedPanel) -> tuple[np.ndarray, str]:
+    shape = (aligned.n_bars, aligned.n_symbols)
+    if config.backtest.slippage_bps is not None:
+        return np.full(
+            shape, config.backtest.slippage_bps
+        ), f"{config.backtest.slippage_bps:g} bps (config)"
+    out = np.empty(shape)
+    for k in range(aligned.n_symbols):
+        candles = Candles(
+            aligned.timestamps,
+            aligned.open[:, k],
+            aligned.high[:, k],
+            aligned.low[:, k],
+            aligned.close[:, k],
+            aligned.volume[:, k],
+        )
+        est = spread_bps(
+            candles,
+            config.cache.spread_window_bars,
+            config.cache.spread_estimator,
+            tf_ms=aligned.tf_ms,
+        )
+        # Half the spread: a taker crosses from the mid to the far side.
+        out[:, k] = np.where(np.isfinite(est), est / 2.0, FALLBACK_SLIPPAGE_BPS)
+    return out, f"half the {config.cache.spread_estimator} spread estimate (causal)"
+
+
+# Keys of `stats` that decide which pairs are selected (a sweep reuses the selection across
+# variants that agree on them) and those that decide the hedge ratio and z.
+_SELECTION_KEYS = (
+    "formation_days",
+    "reselect_every_hours",
+    "min_return_corr",
+    "min_adv_quote",
+    "max_qvalue",
+    "coint_maxlag",
+    "coint_autolag",
+    "half_life_min_bars",
+    "half_life_max_bars",
+    "max_hurst",
+    "hurst_max_lag",
+    "max_pairs",
+)
+_HEDGE_KEYS = ("hedge", "window_bars", "z_window_bars", "kalman_delta", "kalman_obs_var")
+# Sections a sweep may vary: the strategy and its costs, not the data it runs on.
+SWEEPABLE_SECTIONS = ("stats", "signals", "sizing", "backtest")
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """Every variant's report, in grid order, and the grid's labels (`entry_z=2 window=336`)."""
+
+    labels: tuple[str, ...]
+    reports: tuple[BacktestReport, ...]
+
+
+def run_sweep(
+    variants: Sequence[tuple[str, Config]],
+    *,
+    symbols: Sequence[str] | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    now_ms: int | None = None,
+    on_variant: Callable[[int, int], None] | None = None,
+) -> SweepReport:
+    """Backtest every (label, config) variant on one panel over one traded period.
+
+    The panel is read once (with the longest formation window among the variants, so every
+    variant trades the same bars); selections and hedge ratios are computed once per distinct
+    setting and shared. Deflated Sharpe ratios account for all variants as trials, with the
+    variance of their per-bar Sharpe ratios (Bailey and Lopez de Prado 2014).
+    """
+    if not variants:
+        raise ConfigError("a sweep needs at least one variant")
+    _check_same_data(variants)
+    widest = max((c for _, c in variants), key=lambda c: c.stats.formation_days)
+    market = load_market(widest, symbols=symbols, start_ms=start_ms, end_ms=end_ms, now_ms=now_ms)
+    walks: dict[tuple[object, ...], WalkForward] = {}
+    hedges: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
+    results: list[BacktestResult] = []
+    for k, (_, config) in enumerate(variants):
+        sel_key = tuple(getattr(config.stats, n) for n in _SELECTION_KEYS)
+        if sel_key not in walks:
+            walks[sel_key] = select_walk_forward(market.panel, config.stats, market.first_row)
+        walk = walks[sel_key]
+        hedge_key = (sel_key, *(getattr(config.stats, n) for n in _HEDGE_KEYS))
+        if hedge_key not in hedges:
+            iy, ix = pair_columns(market.panel, walk)
+            hedges[hedge_key] = hedge_and_z(np.log(market.panel.close), iy, ix, config)
+        panel = _with_costs(market, config)
+        results.append(
+            run_backtest(
+                panel, config, trade_from_row=market.first_row, walk=walk, hedge=hedges[hedge_key]
+            )
+        )
+        if on_variant is not None:
+            on_variant(k + 1, len(variants))
+    results = _deflate(results)
+    reports = tuple(_report(c, market, r) for (_, c), r in zip(variants, results, strict=True))
+    return SweepReport(tuple(label for label, _ in variants), reports)
+
+
+def _check_same_data(variants: Sequence[tuple[str, Config]]) -> None:
+    first = variants[0][1]
+    for label, config in variants[1:]:
+        for section in ("exchange", "universe", "cache", "data_dir"):
+            if getattr(config, section) != getattr(first, section):
+                raise ConfigError(
+                    f"sweep variant {label!r} changes `{section}`: a sweep varies only "
+                    f"{', '.join(SWEEPABLE_SECTIONS)} keys"
+                )
+
+
+def _with_costs(market: LoadedMarket, config: Config) -> MarketPanel:
+    """The shared panel with this variant's fees and slippage, when it sets its own."""
+    bt = config.backtest
+    panel = market.panel
+    if bt.fee_bps is not None:
+        panel = dataclasses.replace(panel, fee_bps=np.full(len(market.symbols), bt.fee_bps))
+    if bt.slippage_bps is not None:
+        panel = dataclasses.replace(panel, slippage_bps=np.full(panel.close.shape, bt.slippage_bps))
+    return panel
+
+
+def _deflate(results: list[BacktestResult]) -> list[BacktestResult]:
+    """Recompute each variant's deflated Sharpe ratio with all variants as the trials."""
+    per_bar = []
+    for r in results:
+        rets = bar_returns(r.equity)
+        sd = float(np.std(rets, ddof=1)) if rets.size > 1 else 0.0
+        per_bar.append(float(np.mean(rets)) / sd if sd > 0 else np.nan)
+    finite = [v for v in per_bar if np.isfinite(v)]
+    variance = float(np.var(finite, ddof=1)) if len(finite) > 1 else 0.0
+    n = len(results)
+    out = []
+    for r in results:
+        dsr = deflated_sharpe_ratio(bar_returns(r.equity), n, variance)
+        metrics = dataclasses.replace(r.metrics, deflated_sharpe=dsr, n_trials=n)
+        out.append(dataclasses.replace(r, metrics=metrics))
+    return out
+
+
+def write_outputs(
+    report: BacktestReport, config: Config, out_dir: Path, top_pairs: int = 3
+) -> list[Path]:
+    """Write the run's files into out_dir (created): ledger.csv and ledger.parquet (one row
+    per trade), equity.csv (per bar), pairs.csv (per-pair breakdown), metrics.json, and PNG
+    plots: equity.png and z_<y>_<x>.png for the `top_pairs` pairs with the most P&L.
+    Each file is written to a temporary name and renamed, so a reader never sees half a file."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = report.result
+    ledger = ledger_frame(result)
+    equity = equity_frame(result)
+    pairs = pair_breakdown(ledger)
+    written = [
+        _atomic(out_dir / "ledger.csv", lambda p: ledger.to_csv(p, index=False)),
+        _atomic(out_dir / "ledger.parquet", lambda p: ledger.to_parquet(p, index=False)),
+        _atomic(out_dir / "equity.csv", lambda p: equity.to_csv(p)),
+        _atomic(out_dir / "pairs.csv", lambda p: pairs.to_csv(p, index=False)),
+        _atomic(
+            out_dir / "metrics.json",
+            lambda p: p.write_text(json.dumps(metrics_json(report), indent=2), encoding="utf-8"),
+        ),
+        _atomic(
+            out_dir / "equity.png",
+            lambda p: plot_equity(equity, p, f"{report.exchange} {report.timeframe}: equity"),
+        ),
+    ]
+    for y, x in zip(pairs["y"].head(top_pairs), pairs["x"].head(top_pairs), strict=True):
+        written.append(_plot_pair(result, ledger, (str(y), str(x)), config, out_dir))
+    return written
+
+
+def _plot_pair(
+    result: BacktestResult,
+    ledger: pd.DataFrame,
+    pair: tuple[str, str],
+    config: Config,
+    out_dir: Path,
+) -> Path:
+    k = result.pairs.index(pair)
+    trades = ledger[(ledger["y"] == pair[0]) & (ledger["x"] == pair[1])]
+    times = pd.to_datetime(result.timestamps, unit="ms", utc=True)
+    sig = config.signals
+    path = out_dir / f"z_{symbol_key(pair[0])}_{symbol_key(pair[1])}.png"
+
+    def draw(p: Path) -> None:
+        plot_pair_z(
+            times,
+            result.z[result.first_row :, k],
+            trades,
+            (sig.entry_z, sig.exit_z, sig.stop_z),
+            p,
+            f"{pair[0]} on {pair[1]}: spread z-score and trades",
+        )
+
+    return _atomic(path, draw)
+
+
+def _atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def metrics_json(report: BacktestReport) -> dict[str, object]:
+    """The run's summary as plain JSON values (NaN and inf as null)."""
+    m = report.result.metrics.as_dict()
+    clean = {
+        k: (float(v) if math.isfinite(float(v)) else None) if isinstance(v, float) else v
+        for k, v in m.items()
+    }
+    return {
+        "exchange": report.exchange,
+        "timeframe": report.timeframe,
+        "symbols": list(report.symbols),
+        "start": format_utc(report.start_ms),
+        "end": format_utc(report.end_ms),
+        "fees": report.fee_source,
+        "slippage": report.slippage_source,
+        "pairs_selected": len(report.result.pairs),
+        "entries_dropped_by_sizing": report.result.n_dropped,
+        "metrics": clean,
+    }
