@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -148,6 +149,7 @@ def pairs(
       pairs cache update --symbols BTC/USDT,ETH/USDT --since 2025-01-01
       pairs cache stats --json
       pairs state show                            # open positions of the hourly scan
+      pairs --exchange demo backtest --out report/
     """
     verbosity = -1 if quiet else verbose
     _setup_logging(verbosity)
@@ -256,6 +258,106 @@ def state_show(g: Globals, as_json: bool) -> None:
         click.echo(json.dumps(_jsonable(report), indent=2))
     else:
         _print_state(report)
+
+
+@pairs.command("backtest")
+@click.option(
+    "--symbols",
+    multiple=True,
+    callback=_split_symbols,
+    help="Universe (comma-separated or repeated); default: universe.symbols, else every "
+    "cached perpetual (or spot symbol when no perpetual is cached).",
+)
+@click.option(
+    "--start", default=None, callback=_parse_time("--start"), help="First traded bar, UTC."
+)
+@click.option("--end", default=None, callback=_parse_time("--end"), help="Last bar, UTC.")
+@click.option(
+    "--sweep",
+    "sweep",
+    multiple=True,
+    help="KEY=V1,V2,... to run a grid (more KEY=... may follow as arguments), e.g. "
+    "--sweep entry_z=1.5,2,2.5 window=168,336,720.",
+)
+@click.argument("more_sweep", nargs=-1)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write ledger (CSV, parquet), equity, per-pair table, metrics and PNG plots here.",
+)
+@click.option("--top", default=3, show_default=True, help="Pairs plotted with --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.pass_obj
+def backtest(
+    g: Globals,
+    symbols: tuple[str, ...],
+    start: int | None,
+    end: int | None,
+    sweep: tuple[str, ...],
+    more_sweep: tuple[str, ...],
+    out_dir: str | None,
+    top: int,
+    as_json: bool,
+) -> None:
+    """Backtest the configured strategy (the scan's own selection, signals and sizing) on the
+    cache, walk-forward, with fees, slippage and funding.
+
+    \b
+    Examples:
+      pairs --exchange demo backtest
+      pairs backtest --start 2026-01-01 --out report/
+      pairs backtest --sweep entry_z=1.5,2,2.5 window=168,336,720
+      pairs backtest --json
+    """
+    from pairscan.cli_backtest import parse_sweep, print_backtest, print_sweep
+    from pairscan.jobs.backtest import metrics_json, run_backtest_job, run_sweep, write_outputs
+
+    if more_sweep and not sweep:
+        raise click.UsageError(f"unexpected argument {more_sweep[0]!r} (did you mean --sweep?)")
+    with _reported_errors(g.config_path):
+        if sweep:
+            grid = parse_sweep((*sweep, *more_sweep))
+            variants = [(label, g.load(**overrides)) for label, overrides in grid]
+            with _progress(enabled=not as_json and g.verbosity >= 0) as on_step:
+                result = run_sweep(
+                    variants,
+                    symbols=symbols or None,
+                    start_ms=start,
+                    end_ms=end,
+                    now_ms=g.now_ms,
+                    on_variant=None
+                    if on_step is None
+                    else (lambda d, n: on_step("variants", d, n)),
+                )
+            if as_json:
+                click.echo(
+                    json.dumps(
+                        [
+                            {"variant": label, **metrics_json(r)}
+                            for label, r in zip(result.labels, result.reports, strict=True)
+                        ],
+                        indent=2,
+                    )
+                )
+            else:
+                print_sweep(_stdout(), result)
+            return
+        config = g.load()
+        report = run_backtest_job(
+            config, symbols=symbols or None, start_ms=start, end_ms=end, now_ms=g.now_ms
+        )
+        written = write_outputs(report, config, Path(out_dir), top) if out_dir else []
+    if as_json:
+        click.echo(json.dumps(metrics_json(report), indent=2))
+        return
+    from pairscan.backtest.report import ledger_frame, pair_breakdown
+
+    console = _stdout()
+    print_backtest(console, report, pair_breakdown(ledger_frame(report.result)))
+    if written:
+        console.print(f"wrote {len(written)} files to {escape(str(out_dir))}")
 
 
 @contextmanager

@@ -1,0 +1,171 @@
+"""`pairs backtest` presentation: sweep-grid parsing and the rich tables. No logic of the
+backtest itself; the command in `pairscan.cli` calls `jobs.backtest` and these printers."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from pairscan.errors import ConfigError
+from pairscan.market import format_utc
+
+# Short sweep names for the keys people sweep most; any dotted config key works too.
+SWEEP_ALIASES = {
+    "entry_z": "signals.entry_z",
+    "exit_z": "signals.exit_z",
+    "stop_z": "signals.stop_z",
+    "cooldown": "signals.cooldown_bars",
+    "max_holding_bars": "signals.max_holding_bars",
+    "max_holding_half_lives": "signals.max_holding_half_lives",
+    "window": "stats.window_bars",
+    "z_window": "stats.z_window_bars",
+    "hedge": "stats.hedge",
+    "formation_days": "stats.formation_days",
+    "reselect_every_hours": "stats.reselect_every_hours",
+    "max_qvalue": "stats.max_qvalue",
+    "max_pairs": "stats.max_pairs",
+    "target_vol": "sizing.target_vol",
+    "fee_bps": "backtest.fee_bps",
+    "slippage_bps": "backtest.slippage_bps",
+}
+SWEEPABLE = ("stats", "signals", "sizing", "backtest")
+MAX_VARIANTS = 1000
+
+
+def parse_sweep(args: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    """`KEY=V1,V2 ...` -> every combination as (label, {dotted key: value}), grid order.
+
+    KEY is a short name (`entry_z`, `window`, see SWEEP_ALIASES) or a dotted config key of the
+    stats, signals, sizing or backtest sections; values are YAML scalars (`2`, `1.5`, `null`,
+    `kalman`). The values are validated later like the config file's.
+    """
+    axes: list[tuple[str, str, list[Any]]] = []
+    for arg in args:
+        name, sep, values = arg.partition("=")
+        name = name.strip()
+        if not sep or not name or not values.strip():
+            raise ConfigError(f"--sweep {arg!r}: expected KEY=V1,V2,... (e.g. entry_z=1.5,2,2.5)")
+        key = SWEEP_ALIASES.get(name, name)
+        if key.partition(".")[0] not in SWEEPABLE or "." not in key:
+            short = ", ".join(sorted(SWEEP_ALIASES))
+            raise ConfigError(
+                f"--sweep {name}: not a sweepable key (short names: {short}; or a dotted key "
+                f"of the {', '.join(SWEEPABLE)} sections)"
+            )
+        if any(k == key for _, k, _ in axes):
+            raise ConfigError(f"--sweep {name}: given twice")
+        axes.append((name, key, [yaml.safe_load(v.strip()) for v in values.split(",")]))
+    n = math.prod(len(vals) for _, _, vals in axes)
+    if n > MAX_VARIANTS:
+        raise ConfigError(f"--sweep: {n} combinations; at most {MAX_VARIANTS} per run")
+    grid = []
+    for combo in itertools.product(*(vals for _, _, vals in axes)):
+        label = " ".join(f"{name}={v}" for (name, _, _), v in zip(axes, combo, strict=True))
+        grid.append((label, {key: v for (_, key, _), v in zip(axes, combo, strict=True)}))
+    return grid
+
+
+def _pct(value: float) -> str:
+    """A signed return: +3.12%."""
+    return "-" if not math.isfinite(value) else f"{100.0 * value:+.2f}%"
+
+
+def _share(value: float) -> str:
+    """A share or a volatility: 7.79%."""
+    return "-" if not math.isfinite(value) else f"{100.0 * value:.2f}%"
+
+
+def _num(value: float, spec: str = ".2f") -> str:
+    return "-" if not math.isfinite(value) else format(value, spec)
+
+
+def print_backtest(console: Console, report: Any, pairs: Any, top: int = 10) -> None:
+    """The run's headline metrics, then the best pairs."""
+    m = report.result.metrics
+    console.print(
+        f"backtest: {escape(report.exchange)} {report.timeframe}, {len(report.symbols)} symbols, "
+        f"{format_utc(report.start_ms)} .. {format_utc(report.end_ms)}; fees: "
+        f"{escape(report.fee_source)}; slippage: {escape(report.slippage_source)}"
+    )
+    table = Table(title="metrics", show_header=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = (
+        ("total return", _pct(m.total_return)),
+        ("annual return (CAGR)", _pct(m.annual_return)),
+        ("annual vol", _share(m.annual_vol)),
+        ("Sharpe / Sortino / Calmar", f"{_num(m.sharpe)} / {_num(m.sortino)} / {_num(m.calmar)}"),
+        ("deflated Sharpe (P[SR > 0])", f"{_num(m.deflated_sharpe, '.3f')} ({m.n_trials} trials)"),
+        ("max drawdown (bars)", f"{_pct(m.max_drawdown)} ({m.max_drawdown_bars})"),
+        ("trades / win rate", f"{m.n_trades} / {_share(m.win_rate)}"),
+        ("profit factor", _num(m.profit_factor)),
+        (
+            "holding bars avg / median",
+            f"{_num(m.avg_holding_bars, '.1f')} / {_num(m.median_holding_bars, '.0f')}",
+        ),
+        ("turnover (x equity / year)", _num(m.turnover, ".1f")),
+        ("exposure (share of bars)", _share(m.exposure)),
+        (
+            "fees / slippage / funding paid",
+            f"{m.fees_paid:,.2f} / {m.slippage_paid:,.2f} / {m.funding_paid:,.2f}",
+        ),
+        ("pairs ever selected", str(len(report.result.pairs))),
+        ("entries dropped by sizing", str(report.result.n_dropped)),
+    )
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    if len(pairs):
+        per_pair = Table(title=f"pairs (best {min(top, len(pairs))} of {len(pairs)} traded)")
+        for name in ("pair (y ~ x)", "trades", "P&L", "win rate", "fees", "funding", "avg bars"):
+            per_pair.add_column(name, justify="left" if name.startswith("pair") else "right")
+        for row in pairs.head(top).itertuples():
+            per_pair.add_row(
+                escape(f"{row.y} ~ {row.x}"),
+                str(row.trades),
+                f"{row.pnl:,.2f}",
+                _share(row.win_rate),
+                f"{row.fees:,.2f}",
+                f"{row.funding:,.2f}",
+                _num(row.avg_bars_held, ".1f"),
+            )
+        console.print(per_pair)
+    else:
+        console.print("no trades: no pair passed selection, or no signal fired")
+
+
+def print_sweep(console: Console, sweep: Any, top: int = 20) -> None:
+    """Variants ranked by Sharpe ratio (NaN last), with the deflated Sharpe of each."""
+    order = sorted(
+        range(len(sweep.reports)),
+        key=lambda k: (
+            -sweep.reports[k].result.metrics.sharpe
+            if math.isfinite(sweep.reports[k].result.metrics.sharpe)
+            else math.inf
+        ),
+    )
+    table = Table(
+        title=f"sweep: {len(order)} variants, ranked by Sharpe (best {min(top, len(order))})"
+    )
+    for name in ("#", "variant", "return", "Sharpe", "DSR", "max DD", "trades", "win rate"):
+        table.add_column(name, justify="left" if name == "variant" else "right")
+    for rank, k in enumerate(order[:top], start=1):
+        m = sweep.reports[k].result.metrics
+        table.add_row(
+            str(rank),
+            escape(sweep.labels[k]),
+            _pct(m.total_return),
+            _num(m.sharpe),
+            _num(m.deflated_sharpe, ".3f"),
+            _pct(m.max_drawdown),
+            str(m.n_trades),
+            _share(m.win_rate),
+        )
+    console.print(table)
