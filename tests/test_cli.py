@@ -471,7 +471,12 @@ COMMANDS = [path for path, _ in _commands(pairs, "pairs")]
 
 
 def test_the_command_list_is_what_the_readme_promises() -> None:
-    assert COMMANDS == ["pairs cache stats", "pairs cache update", "pairs state show"]
+    assert COMMANDS == [
+        "pairs backtest",
+        "pairs cache stats",
+        "pairs cache update",
+        "pairs state show",
+    ]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
