@@ -86,6 +86,17 @@ def _order_qty(
     return direction * qy, direction * sign_x * qx
 
 
+# Per-pair book rows (float64 (7, n_pairs)): the pending order and the position.
+B_PEND = 0  # 0 none, 1 entry, 2 exit waiting to fill
+B_QY = 1  # pending entry quantities, signed
+B_QX = 2
+B_REASON = 3  # reason of a pending exit
+B_POS_Y = 4  # filled position, signed
+B_POS_X = 5
+B_ROW = 6  # ledger row of the open trade, -1 when flat
+_PEND_ENTRY, _PEND_EXIT = 1.0, 2.0
+
+
 @njit(cache=True)
 def simulate_nb(
     open_px: np.ndarray,
@@ -127,200 +138,209 @@ def simulate_nb(
     """
     n_bars, n_sym = close_px.shape
     n_pairs = iy.shape[0]
-    max_trades = 0
+    n_entries = 0
     for t in range(n_bars):
         for j in range(n_pairs):
-            if action[t, j] == Action.OPEN_LONG or action[t, j] == Action.OPEN_SHORT:
-                max_trades += 1
-    ledger = np.full((max_trades, L_NCOLS), np.nan)
-    equity = np.empty(n_bars)
-    gross_out = np.empty(n_bars)
-    net_out = np.empty(n_bars)
-    pos_y = np.zeros(n_pairs)
-    pos_x = np.zeros(n_pairs)
-    pend = np.zeros(n_pairs, dtype=np.int64)  # 0 none, 1 entry, 2 exit
-    pend_qy = np.zeros(n_pairs)
-    pend_qx = np.zeros(n_pairs)
-    pend_reason = np.zeros(n_pairs)
-    row = np.full(n_pairs, -1, dtype=np.int64)
+            n_entries += action[t, j] == Action.OPEN_LONG or action[t, j] == Action.OPEN_SHORT
+    ledger = np.full((n_entries, L_NCOLS), np.nan)
+    books = np.empty((3, n_bars))  # equity, gross, net at each close
+    book = np.zeros((7, n_pairs))
+    book[B_ROW] = -1.0
     sym_pos = np.zeros(n_sym)
     last_close = np.full(n_sym, np.nan)
     cash = capital
     n_trades = 0
     n_dropped = 0
+    costs = (fee_bps, slippage_bps)
     for t in range(n_bars):
-        # (1) funding on the positions held at the event.
-        for j in range(n_pairs):
-            if row[j] < 0:
-                continue
-            for leg in range(2):
-                s = iy[j] if leg == 0 else ix[j]
-                q = pos_y[j] if leg == 0 else pos_x[j]
-                rate = funding[t, s]
-                if rate != 0.0 and q != 0.0:
-                    px = open_px[t, s] if open_px[t, s] > 0.0 else last_close[s]
-                    pay = q * lots[0, s] * px * rate
-                    cash -= pay
-                    ledger[row[j], L_FUNDING] += pay
-                    ledger[row[j], L_PNL] -= pay
-        # (2) orders decided at the last close fill at this open.
+        cash = _charge_funding(t, open_px, funding, iy, ix, lots, book, last_close, ledger, cash)
         if not fill_at_close:
-            for j in range(n_pairs):
-                if pend[j] != 0:
-                    cash, n_trades = _fill_pair(
-                        t,
-                        j,
-                        open_px,
-                        iy,
-                        ix,
-                        lots,
-                        fee_bps,
-                        slippage_bps,
-                        pend,
-                        pend_qy,
-                        pend_qx,
-                        pend_reason,
-                        pos_y,
-                        pos_x,
-                        row,
-                        sym_pos,
-                        ledger,
-                        cash,
-                        n_trades,
-                    )
+            cash, n_trades = _fill_pending(
+                t, open_px, iy, ix, lots, costs, book, sym_pos, ledger, cash, n_trades
+            )
         for s in range(n_sym):
             if close_px[t, s] > 0.0:
                 last_close[s] = close_px[t, s]
-        # (4) this close's decisions: exits first, so their room is free for entries.
-        committed = -1.0
-        for j in range(n_pairs):
-            if action[t, j] == Action.CLOSE:
-                if pend[j] == 1:
-                    pend[j] = 0  # the entry never filled: nothing to close
-                elif row[j] >= 0:
-                    pend[j] = 2
-                    pend_reason[j] = reason[t, j]
-        for j in range(n_pairs):
-            a = action[t, j]
-            if a != Action.OPEN_LONG and a != Action.OPEN_SHORT:
-                continue
-            if pend[j] == 2:  # the last exit has not filled yet (a leg without a bar)
-                n_dropped += 1
-                continue
-            if committed < 0.0:
-                committed = _committed_gross(
-                    pos_y, pos_x, pend, pend_qy, pend_qx, iy, ix, lots, last_close
-                )
-            direction = 1.0 if a == Action.OPEN_LONG else -1.0
-            py, px = close_px[t, iy[j]], close_px[t, ix[j]]
-            qy, qx = _order_qty(
-                direction, notional_y[t, j], beta[t, j], py, px, iy[j], ix[j], lots, min_order_quote
-            )
-            gross = abs(qy) * lots[0, iy[j]] * py + abs(qx) * lots[0, ix[j]] * px
-            room = max_leverage * capital - committed
-            if gross > room and gross > 0.0:
-                # Scaled on the unrounded gross, which is >= the rounded one: flooring the
-                # scaled legs then keeps the entry within the room.
-                scale = max(room, 0.0) / (notional_y[t, j] * (1.0 + abs(beta[t, j])))
-                qy, qx = _order_qty(
-                    direction,
-                    notional_y[t, j] * scale,
-                    beta[t, j],
-                    py,
-                    px,
-                    iy[j],
-                    ix[j],
-                    lots,
-                    min_order_quote,
-                )
-                gross = abs(qy) * lots[0, iy[j]] * py + abs(qx) * lots[0, ix[j]] * px
-            if qy == 0.0:
-                n_dropped += 1
-                continue
-            committed += gross
-            pend[j] = 1
-            pend_qy[j] = qy
-            pend_qx[j] = qx
+        _decide_exits(action[t], reason[t], book)
+        n_dropped += _decide_entries(
+            t,
+            close_px,
+            iy,
+            ix,
+            action[t],
+            beta[t],
+            notional_y[t],
+            lots,
+            book,
+            last_close,
+            max_leverage * capital,
+            min_order_quote,
+        )
         if fill_at_close:
-            for j in range(n_pairs):
-                if pend[j] != 0:
-                    cash, n_trades = _fill_pair(
-                        t,
-                        j,
-                        close_px,
-                        iy,
-                        ix,
-                        lots,
-                        fee_bps,
-                        slippage_bps,
-                        pend,
-                        pend_qy,
-                        pend_qx,
-                        pend_reason,
-                        pos_y,
-                        pos_x,
-                        row,
-                        sym_pos,
-                        ledger,
-                        cash,
-                        n_trades,
-                    )
-        # (3) the book at this close.
-        equity[t] = _equity(cash, sym_pos, lots, last_close)
-        g = 0.0
-        nt = 0.0
-        for s in range(n_sym):
-            if sym_pos[s] != 0.0:
-                v = sym_pos[s] * lots[0, s] * last_close[s]
-                nt += v
-        for j in range(n_pairs):
-            if row[j] >= 0:
-                g += abs(pos_y[j]) * lots[0, iy[j]] * last_close[iy[j]]
-                g += abs(pos_x[j]) * lots[0, ix[j]] * last_close[ix[j]]
-        gross_out[t] = g
-        net_out[t] = nt
-    # Trades still open: marked at the last close.
-    for j in range(n_pairs):
-        r = row[j]
-        if r >= 0:
-            ledger[r, L_PNL] += (
-                pos_y[j] * lots[0, iy[j]] * (last_close[iy[j]] - ledger[r, L_ENTRY_Y])
+            cash, n_trades = _fill_pending(
+                t, close_px, iy, ix, lots, costs, book, sym_pos, ledger, cash, n_trades
             )
-            ledger[r, L_PNL] += (
-                pos_x[j] * lots[0, ix[j]] * (last_close[ix[j]] - ledger[r, L_ENTRY_X])
-            )
-    return equity, gross_out, net_out, ledger[:n_trades], n_trades, n_dropped
+        _mark(t, cash, iy, ix, lots, book, sym_pos, last_close, books)
+    _mark_open_trades(iy, ix, lots, book, last_close, ledger)
+    return books[0], books[1], books[2], ledger[:n_trades], n_trades, n_dropped
 
 
 @njit(cache=True)
-def _equity(cash: float, sym_pos: np.ndarray, lots: np.ndarray, last_close: np.ndarray) -> float:
-    value = cash
+def _charge_funding(
+    t: int,
+    open_px: np.ndarray,
+    funding: np.ndarray,
+    iy: np.ndarray,
+    ix: np.ndarray,
+    lots: np.ndarray,
+    book: np.ndarray,
+    last_close: np.ndarray,
+    ledger: np.ndarray,
+    cash: float,
+) -> float:
+    """Funding events at the start of bar t on the positions held then (a long pays a
+    positive rate, a short receives it), at the bar's open price as the mark."""
+    for j in range(iy.shape[0]):
+        r = int(book[B_ROW, j])
+        if r < 0:
+            continue
+        for s, q in ((iy[j], book[B_POS_Y, j]), (ix[j], book[B_POS_X, j])):
+            rate = funding[t, s]
+            if rate != 0.0 and q != 0.0:
+                px = open_px[t, s] if open_px[t, s] > 0.0 else last_close[s]
+                pay = q * lots[0, s] * px * rate
+                cash -= pay
+                ledger[r, L_FUNDING] += pay
+                ledger[r, L_PNL] -= pay
+    return cash
+
+
+@njit(cache=True)
+def _decide_exits(action: np.ndarray, reason: np.ndarray, book: np.ndarray) -> None:
+    """This close's CLOSE actions: an open position gets a pending exit; an entry that never
+    filled is cancelled (nothing to close)."""
+    for j in range(action.shape[0]):
+        if action[j] != Action.CLOSE:
+            continue
+        if book[B_PEND, j] == _PEND_ENTRY:
+            book[B_PEND, j] = 0.0
+        elif book[B_ROW, j] >= 0.0:
+            book[B_PEND, j] = _PEND_EXIT
+            book[B_REASON, j] = reason[j]
+
+
+@njit(cache=True)
+def _decide_entries(
+    t: int,
+    close_px: np.ndarray,
+    iy: np.ndarray,
+    ix: np.ndarray,
+    action: np.ndarray,
+    beta: np.ndarray,
+    notional_y: np.ndarray,
+    lots: np.ndarray,
+    book: np.ndarray,
+    last_close: np.ndarray,
+    cap: float,
+    min_order_quote: float,
+) -> int:
+    """This close's OPEN actions become pending entries sized at the close, in pair order,
+    within the book cap (quote gross). Returns the number of entries dropped."""
+    committed = -1.0
+    dropped = 0
+    for j in range(action.shape[0]):
+        a = action[j]
+        if a != Action.OPEN_LONG and a != Action.OPEN_SHORT:
+            continue
+        if book[B_PEND, j] == _PEND_EXIT:  # the last exit has not filled yet (a leg without a bar)
+            dropped += 1
+            continue
+        if committed < 0.0:
+            committed = _committed_gross(iy, ix, lots, book, last_close)
+        direction = 1.0 if a == Action.OPEN_LONG else -1.0
+        sy, sx = iy[j], ix[j]
+        py, px = close_px[t, sy], close_px[t, sx]
+        target = notional_y[j]
+        qy, qx = _order_qty(direction, target, beta[j], py, px, sy, sx, lots, min_order_quote)
+        gross = abs(qy) * lots[0, sy] * py + abs(qx) * lots[0, sx] * px
+        room = cap - committed
+        if gross > room and gross > 0.0:
+            # Scaled on the unrounded gross, which is >= the rounded one: flooring the
+            # scaled legs then keeps the entry within the room.
+            target = max(room, 0.0) / (1.0 + abs(beta[j]))
+            qy, qx = _order_qty(direction, target, beta[j], py, px, sy, sx, lots, min_order_quote)
+            gross = abs(qy) * lots[0, sy] * py + abs(qx) * lots[0, sx] * px
+        if qy == 0.0:
+            dropped += 1
+            continue
+        committed += gross
+        book[B_PEND, j] = _PEND_ENTRY
+        book[B_QY, j] = qy
+        book[B_QX, j] = qx
+    return dropped
+
+
+@njit(cache=True)
+def _mark(
+    t: int,
+    cash: float,
+    iy: np.ndarray,
+    ix: np.ndarray,
+    lots: np.ndarray,
+    book: np.ndarray,
+    sym_pos: np.ndarray,
+    last_close: np.ndarray,
+    books: np.ndarray,
+) -> None:
+    """Equity, gross and net exposure at bar t's close into books[:, t]."""
+    net = 0.0
     for s in range(sym_pos.shape[0]):
         if sym_pos[s] != 0.0:
-            value += sym_pos[s] * lots[0, s] * last_close[s]
-    return value
+            net += sym_pos[s] * lots[0, s] * last_close[s]
+    gross = 0.0
+    for j in range(iy.shape[0]):
+        if book[B_ROW, j] >= 0.0:
+            gross += abs(book[B_POS_Y, j]) * lots[0, iy[j]] * last_close[iy[j]]
+            gross += abs(book[B_POS_X, j]) * lots[0, ix[j]] * last_close[ix[j]]
+    books[0, t] = cash + net
+    books[1, t] = gross
+    books[2, t] = net
+
+
+@njit(cache=True)
+def _mark_open_trades(
+    iy: np.ndarray,
+    ix: np.ndarray,
+    lots: np.ndarray,
+    book: np.ndarray,
+    last_close: np.ndarray,
+    ledger: np.ndarray,
+) -> None:
+    """Trades still open at the end: P&L marked at the last close (no exit fill, no fee)."""
+    for j in range(iy.shape[0]):
+        r = int(book[B_ROW, j])
+        if r < 0:
+            continue
+        for s, q, entry in (
+            (iy[j], book[B_POS_Y, j], ledger[r, L_ENTRY_Y]),
+            (ix[j], book[B_POS_X, j], ledger[r, L_ENTRY_X]),
+        ):
+            ledger[r, L_PNL] += q * lots[0, s] * (last_close[s] - entry)
 
 
 @njit(cache=True)
 def _committed_gross(
-    pos_y: np.ndarray,
-    pos_x: np.ndarray,
-    pend: np.ndarray,
-    pend_qy: np.ndarray,
-    pend_qx: np.ndarray,
-    iy: np.ndarray,
-    ix: np.ndarray,
-    lots: np.ndarray,
-    last_close: np.ndarray,
+    iy: np.ndarray, ix: np.ndarray, lots: np.ndarray, book: np.ndarray, last_close: np.ndarray
 ) -> float:
     """Gross notional the book will hold once pending orders fill: open positions not being
     exited, plus pending entries, at the last closes."""
     total = 0.0
     for j in range(iy.shape[0]):
-        if pend[j] == 2:
+        pend = book[B_PEND, j]
+        if pend == _PEND_EXIT:
             continue
-        qy = pend_qy[j] if pend[j] == 1 else pos_y[j]
-        qx = pend_qx[j] if pend[j] == 1 else pos_x[j]
+        qy = book[B_QY, j] if pend == _PEND_ENTRY else book[B_POS_Y, j]
+        qx = book[B_QX, j] if pend == _PEND_ENTRY else book[B_POS_X, j]
         if qy != 0.0:  # skip flat pairs: 0 * a never-seen symbol's NaN close is NaN
             total += abs(qy) * lots[0, iy[j]] * last_close[iy[j]]
             total += abs(qx) * lots[0, ix[j]] * last_close[ix[j]]
@@ -328,75 +348,86 @@ def _committed_gross(
 
 
 @njit(cache=True)
-def _fill_pair(
+def _fill_pending(
     t: int,
-    j: int,
     price: np.ndarray,
     iy: np.ndarray,
     ix: np.ndarray,
     lots: np.ndarray,
-    fee_bps: np.ndarray,
-    slippage_bps: np.ndarray,
-    pend: np.ndarray,
-    pend_qy: np.ndarray,
-    pend_qx: np.ndarray,
-    pend_reason: np.ndarray,
-    pos_y: np.ndarray,
-    pos_x: np.ndarray,
-    row: np.ndarray,
+    costs: tuple[np.ndarray, np.ndarray],
+    book: np.ndarray,
     sym_pos: np.ndarray,
     ledger: np.ndarray,
     cash: float,
     n_trades: int,
 ) -> tuple[float, int]:
-    """Fill pair j's pending order at bar t's prices, both legs together; an order whose legs
-    lack a price this bar waits for the next bar that has both."""
-    sy, sx = iy[j], ix[j]
-    py, px = price[t, sy], price[t, sx]
-    if not (py > 0.0 and px > 0.0):
-        return cash, n_trades
-    if pend[j] == 1:
-        qy, qx = pend_qy[j], pend_qx[j]
-        r = n_trades
-        n_trades += 1
-        row[j] = r
-        ledger[r, L_PAIR] = j
-        ledger[r, L_SIDE] = 1.0 if qy > 0.0 else -1.0
-        ledger[r, L_ENTRY_BAR] = t
-        ledger[r, L_EXIT_BAR] = -1.0
-        ledger[r, L_QTY_Y] = qy
-        ledger[r, L_QTY_X] = qx
-        ledger[r, L_FEES] = 0.0
-        ledger[r, L_SLIPPAGE] = 0.0
-        ledger[r, L_FUNDING] = 0.0
-        ledger[r, L_PNL] = 0.0
-        ledger[r, L_EXIT_REASON] = 0.0
-        fy, dcy, fee_y, slip_y = _fill_leg(qy, py, lots[0, sy], fee_bps[sy], slippage_bps[t, sy])
-        fx, dcx, fee_x, slip_x = _fill_leg(qx, px, lots[0, sx], fee_bps[sx], slippage_bps[t, sx])
-        ledger[r, L_ENTRY_Y] = fy
-        ledger[r, L_ENTRY_X] = fx
-        pos_y[j] = qy
-        pos_x[j] = qx
+    """Fill every pending order at bar t's prices, both legs of a pair together; an order
+    whose legs lack a price this bar waits for the next bar that has both."""
+    for j in range(iy.shape[0]):
+        pend = book[B_PEND, j]
+        if pend == 0.0:
+            continue
+        sy, sx = iy[j], ix[j]
+        py, px = price[t, sy], price[t, sx]
+        if not (py > 0.0 and px > 0.0):
+            continue
+        if pend == _PEND_ENTRY:
+            r = n_trades
+            n_trades += 1
+            _open_trade(t, j, r, book, ledger)
+            qy, qx = book[B_QY, j], book[B_QX, j]
+        else:
+            r = int(book[B_ROW, j])
+            qy, qx = -book[B_POS_Y, j], -book[B_POS_X, j]
+        fy, cash_y, fee_y, slip_y = _fill_leg(qy, py, lots[0, sy], costs[0][sy], costs[1][t, sy])
+        fx, cash_x, fee_x, slip_x = _fill_leg(qx, px, lots[0, sx], costs[0][sx], costs[1][t, sx])
+        if pend == _PEND_ENTRY:
+            ledger[r, L_ENTRY_Y] = fy
+            ledger[r, L_ENTRY_X] = fx
+        else:
+            _close_trade(t, j, r, fy, fx, lots[0, sy], lots[0, sx], book, ledger)
+        book[B_POS_Y, j] += qy
+        book[B_POS_X, j] += qx
         sym_pos[sy] += qy
         sym_pos[sx] += qx
-    else:
-        r = row[j]
-        qy, qx = pos_y[j], pos_x[j]
-        fy, dcy, fee_y, slip_y = _fill_leg(-qy, py, lots[0, sy], fee_bps[sy], slippage_bps[t, sy])
-        fx, dcx, fee_x, slip_x = _fill_leg(-qx, px, lots[0, sx], fee_bps[sx], slippage_bps[t, sx])
-        ledger[r, L_EXIT_BAR] = t
-        ledger[r, L_EXIT_Y] = fy
-        ledger[r, L_EXIT_X] = fx
-        ledger[r, L_EXIT_REASON] = pend_reason[j]
-        ledger[r, L_PNL] += qy * lots[0, sy] * (fy - ledger[r, L_ENTRY_Y])
-        ledger[r, L_PNL] += qx * lots[0, sx] * (fx - ledger[r, L_ENTRY_X])
-        pos_y[j] = 0.0
-        pos_x[j] = 0.0
-        sym_pos[sy] -= qy
-        sym_pos[sx] -= qx
-        row[j] = -1
-    ledger[r, L_FEES] += fee_y + fee_x
-    ledger[r, L_SLIPPAGE] += slip_y + slip_x
-    ledger[r, L_PNL] -= fee_y + fee_x
-    pend[j] = 0
-    return cash + dcy + dcx, n_trades
+        ledger[r, L_FEES] += fee_y + fee_x
+        ledger[r, L_SLIPPAGE] += slip_y + slip_x
+        ledger[r, L_PNL] -= fee_y + fee_x
+        book[B_PEND, j] = 0.0
+        cash += cash_y + cash_x
+    return cash, n_trades
+
+
+@njit(cache=True)
+def _open_trade(t: int, j: int, r: int, book: np.ndarray, ledger: np.ndarray) -> None:
+    qy = book[B_QY, j]
+    book[B_ROW, j] = r
+    ledger[r, L_PAIR] = j
+    ledger[r, L_SIDE] = 1.0 if qy > 0.0 else -1.0
+    ledger[r, L_ENTRY_BAR] = t
+    ledger[r, L_EXIT_BAR] = -1.0
+    ledger[r, L_QTY_Y] = qy
+    ledger[r, L_QTY_X] = book[B_QX, j]
+    for col in (L_FEES, L_SLIPPAGE, L_FUNDING, L_PNL, L_EXIT_REASON):
+        ledger[r, col] = 0.0
+
+
+@njit(cache=True)
+def _close_trade(
+    t: int,
+    j: int,
+    r: int,
+    fy: float,
+    fx: float,
+    cs_y: float,
+    cs_x: float,
+    book: np.ndarray,
+    ledger: np.ndarray,
+) -> None:
+    ledger[r, L_EXIT_BAR] = t
+    ledger[r, L_EXIT_Y] = fy
+    ledger[r, L_EXIT_X] = fx
+    ledger[r, L_EXIT_REASON] = book[B_REASON, j]
+    ledger[r, L_PNL] += book[B_POS_Y, j] * cs_y * (fy - ledger[r, L_ENTRY_Y])
+    ledger[r, L_PNL] += book[B_POS_X, j] * cs_x * (fx - ledger[r, L_ENTRY_X])
+    book[B_ROW, j] = -1.0
