@@ -6,34 +6,23 @@ several delays and checks that the store reads back exactly one complete version
 
 from __future__ import annotations
 
-import importlib.util
 import select
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
 from pairscan.cache import BACKENDS, open_store
 from pairscan.market import MS_PER_HOUR
+from tests.scripts import load_script
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 
 
-def _load_writer() -> ModuleType:
-    # By path: `tests` is not a package, and the child runs the same file as a script.
-    spec = importlib.util.spec_from_file_location("crash_writer", WRITER)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {WRITER}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_writer = _load_writer()
+_writer = load_script(WRITER)
 BASE_BARS: int = _writer.BASE_BARS
 T0: int = _writer.T0
 EXCHANGE, SYMBOL, TIMEFRAME = _writer.SERIES

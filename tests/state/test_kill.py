@@ -7,34 +7,23 @@ several processes commit the same bar at once: exactly one applies.
 
 from __future__ import annotations
 
-import importlib.util
 import select
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from pairscan.state import StateStore
+from tests.scripts import load_script
 
 WRITER = Path(__file__).with_name("state_writer.py")
 STARTUP_TIMEOUT_S = 60.0
 
 
-def _load_writer() -> ModuleType:
-    # By path, because the child runs the same file as a script.
-    spec = importlib.util.spec_from_file_location("state_writer", WRITER)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {WRITER}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_writer = _load_writer()
+_writer = load_script(WRITER)
 T0: int = _writer.T0
 HOUR_MS: int = _writer.HOUR_MS
 PAIRS: int = _writer.PAIRS
