@@ -2,12 +2,13 @@
 
 All pairs of 100 symbols (4,950 pairs) x 8,760 hourly bars, window 720 (z window 720), seeded
 one-factor synthetic log prices at BTC level (~11). Prints pair-bars/s of pairscan's every-bar
-kernels and scan-mode kernel, and ratios against statsmodels RollingOLS (default method,
-params only) and a pandas rolling cov/var version, both timed per pair on a subset and scaled
-per pair-bar. Checks agreement in the same run (beta vs statsmodels, and vs a fresh lstsq fit on
-sampled windows) and stops if it fails. Also: compile time (cold vs cached, fresh processes),
-store bandwidth and the memory-bound estimate, and the 300-symbol (44,850 pairs) scan in a
-fresh process with its wall time and peak RSS.
+kernels (on gathered pair columns, and indexed: pairs as column indices into the symbol matrix)
+and scan-mode kernel, and ratios against statsmodels RollingOLS (default method, params only)
+and a pandas rolling cov/var version, both timed per pair on a subset and scaled per pair-bar.
+Checks agreement in the same run (beta vs statsmodels, and vs a fresh lstsq fit on sampled
+windows; indexed kernels bit-identical to the gathered ones) and stops if it fails. Also:
+compile time (cold vs cached, fresh processes), store bandwidth and the memory-bound estimate,
+and the 300-symbol (44,850 pairs) scan in a fresh process with its wall time and peak RSS.
 
     python benchmarks/bench_rolling_ols.py        # ~1-2 min on 2 cores
 """
@@ -28,7 +29,9 @@ import pandas as pd
 from statsmodels.regression.rolling import RollingOLS
 
 from pairscan.stats.kernels.rolling import (
+    pair_stats_indexed_into_nb,
     pair_stats_last_nb,
+    rolling_ols_indexed_into_nb,
     rolling_ols_into_nb,
     rolling_ols_spread_z_into_nb,
     spread_zscore_into_nb,
@@ -154,6 +157,35 @@ def main() -> None:
         raise SystemExit("agreement gate failed: fused kernel differs from ols + sz")
     t_wrap = best(lambda: rolling_ols(y, x, WINDOW), repeats=3)
     iy64, ix64 = iy.astype(np.int64), ix.astype(np.int64)
+
+    # Indexed kernels: the same pairs as column indices into lp, no (n_bars, n_pairs) inputs.
+    i_out = [np.zeros_like(y) for _ in range(4)]
+
+    def run_ols_indexed() -> None:
+        rolling_ols_indexed_into_nb(lp, iy64, ix64, WINDOW, WINDOW, resync, i_out[0], i_out[1])
+
+    run_ols_indexed()
+    t_ols_idx = best(run_ols_indexed)
+    ols_idx_same = all(
+        np.array_equal(g, w, equal_nan=True) for g, w in zip(i_out[:2], (alpha, beta), strict=True)
+    )
+
+    def run_fused_indexed() -> None:
+        pair_stats_indexed_into_nb(
+            lp, iy64, ix64, WINDOW, WINDOW, resync, Z_WINDOW, Z_WINDOW, resync, *i_out
+        )
+
+    run_fused_indexed()
+    t_fused_idx = best(run_fused_indexed)
+    fused_idx_same = all(
+        np.array_equal(g, w, equal_nan=True)
+        for g, w in zip(i_out, (alpha, beta, spread, z), strict=True)
+    )
+    if not (ols_idx_same and fused_idx_same):
+        raise SystemExit(
+            f"agreement gate failed: indexed kernels not bit-identical to the gathered ones "
+            f"(alpha+beta {ols_idx_same}, fused {fused_idx_same})"
+        )
     pair_stats_last_nb(lp, iy64, ix64, WINDOW, Z_WINDOW, WINDOW, Z_WINDOW, resync)
     t_scan = best(lambda: pair_stats_last(lp, iy, ix, WINDOW, Z_WINDOW))
 
@@ -218,6 +250,7 @@ def main() -> None:
     same = "identical" if nan_same else "DIFFERENT"
     print(f"pattern {same}); max |alpha, beta - lstsq| {worst:.1e}")
     print(f"(300 sampled windows); max |scan - last row of full kernels| {diff_scan:.1e}")
+    print("indexed kernels: bit-identical to the gathered kernels (alpha, beta, spread, z)")
     print(f"\nstore bandwidth: numpy fill {bw_np / 1e9:.1f} GB/s (1 thread), numba prange fill")
     print(f"{bw_nb / 1e9:.1f} GB/s ({threads} threads)\n")
 
@@ -244,6 +277,18 @@ def main() -> None:
             t_fused,
             pair_bars / t_fused,
         ),
+        (
+            "rolling_ols_indexed_into_nb alpha+beta, prealloc.",
+            n_pairs,
+            t_ols_idx,
+            pair_bars / t_ols_idx,
+        ),
+        (
+            "every bar fused, indexed (pair_stats_indexed_into_nb)",
+            n_pairs,
+            t_fused_idx,
+            pair_bars / t_fused_idx,
+        ),
         ("scan mode pair_stats_last (last bar only)", n_pairs, t_scan, pair_bars / t_scan),
     ]
     print(
@@ -258,6 +303,8 @@ def main() -> None:
         ("alpha+beta", 16, t_ols),
         ("alpha+beta+spread+z", 32, t_ols + t_sz),
         ("alpha+beta+spread+z fused", 32, t_fused),
+        ("alpha+beta indexed", 16, t_ols_idx),
+        ("alpha+beta+spread+z fused indexed", 32, t_fused_idx),
     ):
         bound = pair_bars * nbytes / bw_nb
         print(

@@ -11,11 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.regression.rolling import RollingOLS
 
+from pairscan.stats import all_pairs
 from pairscan.stats.ols import (
     log_prices,
     pair_stats_last,
     rolling_ols,
     rolling_ols_frame,
+    rolling_ols_indexed,
+    rolling_pair_stats,
+    rolling_pair_stats_indexed,
     spread_zscore,
     spread_zscore_frame,
 )
@@ -238,6 +242,24 @@ def test_no_look_ahead(
         (lambda y, x: pair_stats_last(y, [0, 1], [1], 10, 10), "^ix: length 1"),
         (lambda y, x: pair_stats_last(y, [0], [1], 10, 2), "^z_window_bars: must be between"),
         (lambda y, x: pair_stats_last(y[:, 0], [0], [1], 10, 10), "^log_prices: expected"),
+        (lambda y, x: rolling_ols_indexed(y, [0], [0], 10), "^ix: pair 0 regresses"),
+        (lambda y, x: rolling_ols_indexed(y, [3], [1], 10), "^iy: symbol columns"),
+        (lambda y, x: rolling_ols_indexed(y, [0], [-1], 10), "^ix: symbol columns"),
+        (lambda y, x: rolling_ols_indexed(y, [0, 1], [1], 10), "^ix: length 1"),
+        (lambda y, x: rolling_ols_indexed(y, [[0]], [1], 10), "^iy: expected a 1-D integer"),
+        (lambda y, x: rolling_ols_indexed(y, [0], [1], 51), "^window_bars: must be between 3"),
+        (lambda y, x: rolling_ols_indexed(y, [0], [1], 10, min_nobs=2), "^min_nobs: must be"),
+        (lambda y, x: rolling_ols_indexed(y[:, 0], [0], [1], 10), "^log_prices: expected"),
+        (lambda y, x: rolling_pair_stats_indexed(y, [1], [1], 10, 10), "^ix: pair 0 regresses"),
+        (lambda y, x: rolling_pair_stats_indexed(y, [0], [9], 10, 10), "^ix: symbol columns"),
+        (lambda y, x: rolling_pair_stats_indexed(y, [0], [1, 2], 10, 10), "^ix: length 2"),
+        (lambda y, x: rolling_pair_stats_indexed(y, [0], [1], 2, 10), "^window_bars: must be"),
+        (lambda y, x: rolling_pair_stats_indexed(y, [0], [1], 10, 60), "^z_window_bars: must be"),
+        (
+            lambda y, x: rolling_pair_stats_indexed(y, [0], [1], 10, 10, z_min_nobs=11),
+            "^z_min_nobs: must be between 3 and 10",
+        ),
+        (lambda y, x: rolling_pair_stats_indexed(y[:2], [0], [1], 3, 3), "^window_bars: needs"),
         (lambda y, x: log_prices(np.array([1.0, 0.0, np.nan])), r"^prices: must be > 0.*\(1,\)"),
         (lambda y, x: log_prices(pd.Series([1.0, -2.0])), "^prices: must be > 0"),
         (lambda y, x: log_prices(np.array([1.0, np.inf])), "^prices: must be > 0"),
@@ -262,8 +284,6 @@ def test_log_prices_keeps_nan_and_labels() -> None:
     ("window", "z_window", "nobs", "z_nobs"), [(10, 10, None, None), (7, 12, 5, 6)]
 )
 def test_rolling_pair_stats_equals_two_step(window, z_window, nobs, z_nobs) -> None:  # type: ignore[no-untyped-def]
-    from pairscan.stats.ols import rolling_pair_stats
-
     lp = _synthetic(300, 42, seed=3)
     y, x = lp[:, :41].copy(), lp[:, 1:].copy()  # 41 pairs: several blocks, a ragged last one
     y[40:45, 0] = np.nan
@@ -279,3 +299,87 @@ def test_rolling_pair_stats_equals_two_step(window, z_window, nobs, z_nobs) -> N
     for got, want in zip(one, (alpha, beta, spread, z), strict=True):
         assert got.ndim == 1
         np.testing.assert_array_equal(got, want[:, 0])
+
+
+def _assert_bit_identical(got: tuple[np.ndarray, ...], want: tuple[np.ndarray, ...]) -> None:
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape
+        assert np.array_equal(g, w, equal_nan=True)
+
+
+def _check_indexed_equals_gathered(
+    lp: np.ndarray, iy: np.ndarray, ix: np.ndarray, window: int, z_window: int, nobs, z_nobs
+) -> None:  # type: ignore[no-untyped-def]
+    y, x = lp[:, iy], lp[:, ix]
+    want = rolling_pair_stats(y, x, window, z_window, nobs, z_nobs)
+    got = rolling_pair_stats_indexed(lp, iy, ix, window, z_window, min_nobs=nobs, z_min_nobs=z_nobs)
+    _assert_bit_identical(got, want)
+    _assert_bit_identical(rolling_ols_indexed(lp, iy, ix, window, min_nobs=nobs), want[:2])
+    _assert_bit_identical(want[:2], rolling_ols(y, x, window, nobs))
+
+
+def test_indexed_bit_identical_to_gathered_on_demo_market() -> None:
+    bases = ["BTC", "ETH", "SOL", "LTC", "BCH", "XRP", "ADA", "DOGE", "LINK", "AVAX"]
+    lp = _demo_log_closes(bases)
+    iy, ix = all_pairs(len(bases))
+    # Both orientations and a shuffled order: the kernel must not assume all_pairs order.
+    iy, ix = np.concatenate([iy, ix]), np.concatenate([ix, iy])
+    order = np.random.default_rng(4).permutation(iy.size)
+    _check_indexed_equals_gathered(lp, iy[order], ix[order], 720, 720, None, None)
+    lp = lp.copy()
+    lp[np.random.default_rng(5).random(lp.shape) < 0.01] = np.nan
+    _check_indexed_equals_gathered(lp, iy, ix, 500, 300, 450, 250)
+
+
+@pytest.mark.parametrize(
+    ("window", "z_window", "nobs", "z_nobs"), [(40, 30, None, None), (25, 60, 20, 45)]
+)
+def test_indexed_bit_identical_to_gathered_with_nans(window, z_window, nobs, z_nobs) -> None:  # type: ignore[no-untyped-def]
+    lp = _synthetic(600, 9, seed=12, nan_frac=0.03)
+    lp[:, 4] = np.nan  # an all-NaN symbol
+    lp[200:260, 2] = lp[199, 2]  # a flat x segment longer than the window
+    lp[300, 5] = np.inf
+    lp[:50, 6] = np.nan  # a late listing
+    iy, ix = all_pairs(9)
+    iy, ix = np.concatenate([iy, ix]), np.concatenate([ix, iy])  # 72 pairs: several blocks
+    _check_indexed_equals_gathered(lp, iy, ix, window, z_window, nobs, z_nobs)
+    # Fewer bars than a window: all warm-up.
+    _check_indexed_equals_gathered(lp[: window - 2], iy, ix, window - 5, 3, None, None)
+
+
+def test_indexed_no_pairs_gives_empty_columns() -> None:
+    lp = _synthetic(50, 3, seed=0)
+    alpha, beta, spread, z = rolling_pair_stats_indexed(lp, [], [], 10, 10)
+    assert alpha.shape == beta.shape == spread.shape == z.shape == (50, 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_bars=st.integers(12, 80),
+    cut=st.integers(0, 79),
+    window=st.integers(3, 12),
+    z_window=st.integers(3, 12),
+    append=st.booleans(),
+)
+def test_indexed_no_look_ahead(
+    seed: int, n_bars: int, cut: int, window: int, z_window: int, append: bool
+) -> None:
+    t = cut % n_bars
+    rng = np.random.default_rng(seed)
+    lp = 11.0 + np.cumsum(rng.normal(0, 0.01, (n_bars, 4)), axis=0)
+    lp[rng.random(lp.shape) < 0.1] = np.nan
+    future = lp.copy()
+    if append:
+        future = np.vstack([future, 11.0 + rng.normal(0, 0.01, (7, 4))])
+    future[t + 1 :] = np.where(
+        rng.random(future[t + 1 :].shape) < 0.2, np.nan, future[t + 1 :] * 1.1
+    )
+    iy, ix = np.array([0, 2, 1, 3]), np.array([1, 0, 2, 0])
+
+    def history(m: np.ndarray) -> list[np.ndarray]:
+        out = rolling_pair_stats_indexed(m, iy, ix, window, z_window, min_nobs=3, z_min_nobs=3)
+        return [a[: t + 1] for a in out]
+
+    for b, a in zip(history(lp), history(future), strict=True):
+        np.testing.assert_array_equal(b, a)

@@ -81,9 +81,11 @@ def _ols_from_sums(
 
 
 @njit(cache=True, error_model="numpy")
-def _ols_add_row_nb(
+def _ols_row_nb(
     xr: np.ndarray,
     yr: np.ndarray,
+    xo: np.ndarray,
+    yo: np.ndarray,
     cnt: np.ndarray,
     sx: np.ndarray,
     sy: np.ndarray,
@@ -93,11 +95,18 @@ def _ols_add_row_nb(
     cy: np.ndarray,
     flat_run: np.ndarray,
     last_x: np.ndarray,
+    min_nobs: int,
+    ar: np.ndarray,
+    br: np.ndarray,
 ) -> None:
-    """Add one bar (rows xr, yr of a block of pairs) to the anchored window sums.
+    """One bar of a block of pairs: add the bar entering the window (rows xr, yr), remove the
+    bar leaving it (rows xo, yo; all NaN while nothing leaves, which subtracts exact zeros), and
+    write alpha and beta from the updated sums.
 
-    Branch-free selects instead of `if finite:`, and 1-D row views with state passed as separate
-    arrays: both are needed for LLVM to vectorise across the block's pairs (measured 4x).
+    The leaving bar was added with the same anchor (anchors only move at a resync, which
+    recomputes every bar still in the window). One loop, so each pair's state is loaded and
+    stored once per bar; branch-free selects instead of `if finite:`, and 1-D rows with state
+    passed as separate arrays: both are needed for LLVM to vectorise across the block's pairs.
     """
     for j in range(xr.shape[0]):
         xv = xr[j]
@@ -105,41 +114,32 @@ def _ols_add_row_nb(
         ok = (xv - xv == 0.0) & (yv - yv == 0.0)
         dx = xv - cx[j] if ok else 0.0
         dy = yv - cy[j] if ok else 0.0
-        cnt[j] += 1.0 if ok else 0.0
-        sx[j] += dx
-        sy[j] += dy
-        sxx[j] += dx * dx
-        sxy[j] += dx * dy
         run = flat_run[j] + 1.0 if xv == last_x[j] else 1.0
         flat_run[j] = run if ok else flat_run[j]
         last_x[j] = xv if ok else last_x[j]
-
-
-@njit(cache=True, error_model="numpy")
-def _ols_remove_row_nb(
-    xr: np.ndarray,
-    yr: np.ndarray,
-    cnt: np.ndarray,
-    sx: np.ndarray,
-    sy: np.ndarray,
-    sxx: np.ndarray,
-    sxy: np.ndarray,
-    cx: np.ndarray,
-    cy: np.ndarray,
-) -> None:
-    """Remove the bar leaving the window; it was added with the same anchor (anchors only move
-    at a resync, which recomputes every bar still in the window)."""
-    for j in range(xr.shape[0]):
-        xv = xr[j]
-        yv = yr[j]
-        ok = (xv - xv == 0.0) & (yv - yv == 0.0)
-        dx = xv - cx[j] if ok else 0.0
-        dy = yv - cy[j] if ok else 0.0
-        cnt[j] -= 1.0 if ok else 0.0
-        sx[j] -= dx
-        sy[j] -= dy
-        sxx[j] -= dx * dx
-        sxy[j] -= dx * dy
+        xq = xo[j]
+        yq = yo[j]
+        gone = (xq - xq == 0.0) & (yq - yq == 0.0)
+        dxo = xq - cx[j] if gone else 0.0
+        dyo = yq - cy[j] if gone else 0.0
+        n = cnt[j] + (1.0 if ok else 0.0)
+        n -= 1.0 if gone else 0.0
+        cnt[j] = n
+        s_x = sx[j] + dx
+        s_x -= dxo
+        sx[j] = s_x
+        s_y = sy[j] + dy
+        s_y -= dyo
+        sy[j] = s_y
+        s_xx = sxx[j] + dx * dx
+        s_xx -= dxo * dxo
+        sxx[j] = s_xx
+        s_xy = sxy[j] + dx * dy
+        s_xy -= dxo * dyo
+        sxy[j] = s_xy
+        a, b = _ols_from_sums(n, s_x, s_y, s_xx, s_xy, cx[j], cy[j], flat_run[j], min_nobs)
+        ar[j] = a
+        br[j] = b
 
 
 @njit(cache=True, error_model="numpy")
@@ -165,16 +165,95 @@ def _ols_emit_row_nb(
 
 
 @njit(cache=True, error_model="numpy")
-def _ols_state_nb(y: np.ndarray, x: np.ndarray, p0: int, m: int) -> np.ndarray:
+def _rows_nb(
+    ysrc: np.ndarray,
+    xsrc: np.ndarray,
+    iy: np.ndarray | None,
+    ix: np.ndarray | None,
+    t: int,
+    p0: int,
+    p1: int,
+    yb: np.ndarray,
+    xb: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bar t of pairs p0..p1-1 as (y, x) rows.
+
+    Two input layouts share every kernel below. Pair-expanded (iy, ix None): ysrc, xsrc are
+    (n_bars, n_pairs) and the rows are views. Indexed: ysrc and xsrc are the same
+    (n_bars, n_symbols) log prices, pair p regresses column iy[p] on ix[p], and the rows are
+    gathered into the buffers yb, xb from the symbol row (n_symbols * 8 bytes, cache-resident)
+    instead of reading 16 bytes per pair from memory. `iy is None` is decided at compile time:
+    Numba prunes the other branch for each signature.
+    """
+    if iy is None or ix is None:
+        return ysrc[t, p0:p1], xsrc[t, p0:p1]
+    yrow = ysrc[t]
+    xrow = xsrc[t]
+    iyb = iy[p0:p1]
+    ixb = ix[p0:p1]
+    for j in range(iyb.shape[0]):
+        yb[j] = yrow[iyb[j]]
+        xb[j] = xrow[ixb[j]]
+    return yb, xb
+
+
+@njit(cache=True, error_model="numpy")
+def _bar_rows_nb(
+    ysrc: np.ndarray,
+    xsrc: np.ndarray,
+    iy: np.ndarray | None,
+    ix: np.ndarray | None,
+    t: int,
+    old: int,
+    p0: int,
+    p1: int,
+    bufs: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(y, x) rows of bar t and of bar old (the one leaving the window; the NaN row bufs[4]
+    when old < 0), like `_rows_nb`. The indexed case gathers all four in one loop."""
+    if old < 0:
+        yr, xr = _rows_nb(ysrc, xsrc, iy, ix, t, p0, p1, bufs[0], bufs[1])
+        return yr, xr, bufs[4], bufs[4]
+    if iy is None or ix is None:
+        return ysrc[t, p0:p1], xsrc[t, p0:p1], ysrc[old, p0:p1], xsrc[old, p0:p1]
+    yrow, xrow, yold, xold = ysrc[t], xsrc[t], ysrc[old], xsrc[old]
+    iyb = iy[p0:p1]
+    ixb = ix[p0:p1]
+    yb, xb, yob, xob = bufs[0], bufs[1], bufs[2], bufs[3]
+    for j in range(iyb.shape[0]):
+        a = iyb[j]
+        b = ixb[j]
+        yb[j] = yrow[a]
+        xb[j] = xrow[b]
+        yob[j] = yold[a]
+        xob[j] = xold[b]
+    return yb, xb, yob, xob
+
+
+@njit(cache=True, error_model="numpy")
+def _ols_state_nb(
+    ysrc: np.ndarray,
+    xsrc: np.ndarray,
+    iy: np.ndarray | None,
+    ix: np.ndarray | None,
+    p0: int,
+    m: int,
+) -> np.ndarray:
     """Running-sum state of pairs p0..p0+m-1, one row each: cnt, sx, sy, sxx, sxy, cx, cy,
     flat_run, last_x. The anchors (cx, cy) start at each pair's first valid bar, so the first
     resync_bars updates are already centred to within the drift since then instead of ~11."""
     state = np.zeros((9, m))
     state[8, :] = np.nan
     for j in range(m):
-        for t in range(y.shape[0]):
-            xv = x[t, p0 + j]
-            yv = y[t, p0 + j]
+        if iy is None or ix is None:
+            ycol = p0 + j
+            xcol = p0 + j
+        else:
+            ycol = iy[p0 + j]
+            xcol = ix[p0 + j]
+        for t in range(ysrc.shape[0]):
+            xv = xsrc[t, xcol]
+            yv = ysrc[t, ycol]
             if np.isfinite(xv) and np.isfinite(yv):
                 state[5, j] = xv
                 state[6, j] = yv
@@ -185,37 +264,53 @@ def _ols_state_nb(y: np.ndarray, x: np.ndarray, p0: int, m: int) -> np.ndarray:
 @njit(cache=True, error_model="numpy")
 def _ols_step_nb(
     t: int,
-    y: np.ndarray,
-    x: np.ndarray,
+    ysrc: np.ndarray,
+    xsrc: np.ndarray,
+    iy: np.ndarray | None,
+    ix: np.ndarray | None,
     window_bars: int,
     min_nobs: int,
     resync_bars: int,
     p0: int,
     p1: int,
     state: np.ndarray,
+    bufs: np.ndarray,
     alpha_row: np.ndarray,
     beta_row: np.ndarray,
-) -> None:
-    """Advance the rolling OLS of pairs p0..p1-1 to bar t and write its alpha and beta rows."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Advance the rolling OLS of pairs p0..p1-1 to bar t and write its alpha and beta rows.
+
+    bufs: (5, p1 - p0) scratch, row 4 all NaN (the leaving bar during warm-up). Returns the
+    (y, x) rows of bar t, for the spread.
+    """
     cnt, sx, sy, sxx, sxy = state[0], state[1], state[2], state[3], state[4]
     cx, cy, flat_run, last_x = state[5], state[6], state[7], state[8]
-    _ols_add_row_nb(x[t, p0:p1], y[t, p0:p1], cnt, sx, sy, sxx, sxy, cx, cy, flat_run, last_x)
-    old = t - window_bars
-    if old >= 0:
-        _ols_remove_row_nb(x[old, p0:p1], y[old, p0:p1], cnt, sx, sy, sxx, sxy, cx, cy)
+    yr, xr, yo, xo = _bar_rows_nb(ysrc, xsrc, iy, ix, t, t - window_bars, p0, p1, bufs)
+    # Warm-up rows: a min_nobs no window reaches, so every value is NaN.
+    nobs = min_nobs if t >= window_bars - 1 else window_bars + 1
+    _ols_row_nb(
+        xr, yr, xo, yo, cnt, sx, sy, sxx, sxy, cx, cy, flat_run, last_x, nobs, alpha_row, beta_row
+    )
     if (t + 1) % resync_bars == 0:
-        _ols_resync(y, x, t, window_bars, p0, p1 - p0, cnt, sx, sy, sxx, sxy, cx, cy)
-    if t < window_bars - 1:
-        alpha_row[:] = np.nan
-        beta_row[:] = np.nan
-    else:
-        _ols_emit_row_nb(cnt, sx, sy, sxx, sxy, cx, cy, flat_run, min_nobs, alpha_row, beta_row)
+        _ols_resync(ysrc, xsrc, iy, ix, t, window_bars, p0, p1, state, bufs[2], bufs[3])
+        _ols_emit_row_nb(cnt, sx, sy, sxx, sxy, cx, cy, flat_run, nobs, alpha_row, beta_row)
+    return yr, xr
+
+
+@njit(cache=True, error_model="numpy")
+def _block_buffers(m: int) -> np.ndarray:
+    """Scratch rows for `_ols_step_nb`: four gather rows and one all-NaN row."""
+    bufs = np.empty((5, m))
+    bufs[4, :] = np.nan
+    return bufs
 
 
 @njit(cache=True, error_model="numpy")
 def _ols_block_nb(
-    y: np.ndarray,
-    x: np.ndarray,
+    ysrc: np.ndarray,
+    xsrc: np.ndarray,
+    iy: np.ndarray | None,
+    ix: np.ndarray | None,
     window_bars: int,
     min_nobs: int,
     resync_bars: int,
@@ -224,19 +319,23 @@ def _ols_block_nb(
     alpha_out: np.ndarray,
     beta_out: np.ndarray,
 ) -> None:
-    """Rolling OLS for pairs p0..p1-1, time-major: each bar reads and writes contiguous rows."""
-    state = _ols_state_nb(y, x, p0, p1 - p0)
-    for t in range(y.shape[0]):
+    """Rolling OLS for pairs p0..p1-1, time-major: each bar writes contiguous rows."""
+    state = _ols_state_nb(ysrc, xsrc, iy, ix, p0, p1 - p0)
+    bufs = _block_buffers(p1 - p0)
+    for t in range(ysrc.shape[0]):
         _ols_step_nb(
             t,
-            y,
-            x,
+            ysrc,
+            xsrc,
+            iy,
+            ix,
             window_bars,
             min_nobs,
             resync_bars,
             p0,
             p1,
             state,
+            bufs,
             alpha_out[t, p0:p1],
             beta_out[t, p0:p1],
         )
@@ -244,31 +343,38 @@ def _ols_block_nb(
 
 @njit(cache=True, error_model="numpy")
 def _ols_resync(
-    y: np.ndarray,
-    x: np.ndarray,
+    ysrc: np.ndarray,
+    xsrc: np.ndarray,
+    iy: np.ndarray | None,
+    ix: np.ndarray | None,
     t: int,
     window_bars: int,
     p0: int,
-    m: int,
-    cnt: np.ndarray,
-    sx: np.ndarray,
-    sy: np.ndarray,
-    sxx: np.ndarray,
-    sxy: np.ndarray,
-    cx: np.ndarray,
-    cy: np.ndarray,
+    p1: int,
+    state: np.ndarray,
+    yb: np.ndarray,
+    xb: np.ndarray,
 ) -> None:
     """Move each anchor to its window mean and recompute the window sums exactly (two passes).
 
     Row by row over the window (not pair by pair) so the reads stay contiguous.
     """
+    cnt, sx, sy, sxx, sxy, cx, cy = (
+        state[0],
+        state[1],
+        state[2],
+        state[3],
+        state[4],
+        state[5],
+        state[6],
+    )
+    m = p1 - p0
     lo = max(0, t - window_bars + 1)
     shift_x = np.zeros(m)
     shift_y = np.zeros(m)
     cnt[:] = 0.0
     for r in range(lo, t + 1):
-        xr = x[r, p0 : p0 + m]
-        yr = y[r, p0 : p0 + m]
+        yr, xr = _rows_nb(ysrc, xsrc, iy, ix, r, p0, p1, yb, xb)
         for j in range(m):
             ok = (xr[j] - xr[j] == 0.0) & (yr[j] - yr[j] == 0.0)
             cnt[j] += 1.0 if ok else 0.0
@@ -284,8 +390,7 @@ def _ols_resync(
     sxx[:] = 0.0
     sxy[:] = 0.0
     for r in range(lo, t + 1):
-        xr = x[r, p0 : p0 + m]
-        yr = y[r, p0 : p0 + m]
+        yr, xr = _rows_nb(ysrc, xsrc, iy, ix, r, p0, p1, yb, xb)
         for j in range(m):
             ok = (xr[j] - xr[j] == 0.0) & (yr[j] - yr[j] == 0.0)
             dx = xr[j] - cx[j] if ok else 0.0
@@ -297,6 +402,31 @@ def _ols_resync(
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
+def _ols_par_nb(
+    ysrc: np.ndarray,
+    xsrc: np.ndarray,
+    iy: np.ndarray | None,
+    ix: np.ndarray | None,
+    window_bars: int,
+    min_nobs: int,
+    resync_bars: int,
+    alpha_out: np.ndarray,
+    beta_out: np.ndarray,
+) -> None:
+    """`_ols_block_nb` over all blocks of pairs in parallel (see `_rows_nb` for the two input
+    layouts)."""
+    n_pairs = alpha_out.shape[1]
+    block = _pair_block_size(n_pairs)
+    n_blocks = (n_pairs + block - 1) // block
+    for b in prange(n_blocks):
+        p0 = b * block
+        p1 = min(p0 + block, n_pairs)
+        _ols_block_nb(
+            ysrc, xsrc, iy, ix, window_bars, min_nobs, resync_bars, p0, p1, alpha_out, beta_out
+        )
+
+
+@njit(cache=True, error_model="numpy")
 def rolling_ols_into_nb(
     y: np.ndarray,
     x: np.ndarray,
@@ -314,13 +444,31 @@ def rolling_ols_into_nb(
     fewer than min_nobs valid bars remain, or when x is flat over the window. Parallel over
     blocks of pairs (`_pair_block_size`).
     """
-    n_pairs = y.shape[1]
-    block = _pair_block_size(n_pairs)
-    n_blocks = (n_pairs + block - 1) // block
-    for b in prange(n_blocks):
-        p0 = b * block
-        p1 = min(p0 + block, n_pairs)
-        _ols_block_nb(y, x, window_bars, min_nobs, resync_bars, p0, p1, alpha_out, beta_out)
+    _ols_par_nb(y, x, None, None, window_bars, min_nobs, resync_bars, alpha_out, beta_out)
+
+
+@njit(cache=True, error_model="numpy")
+def rolling_ols_indexed_into_nb(
+    log_prices: np.ndarray,
+    iy: np.ndarray,
+    ix: np.ndarray,
+    window_bars: int,
+    min_nobs: int,
+    resync_bars: int,
+    alpha_out: np.ndarray,
+    beta_out: np.ndarray,
+) -> None:
+    """`rolling_ols_into_nb` on log_prices[:, iy], log_prices[:, ix] without building them:
+    log_prices (n_bars, n_symbols), iy, ix int64 (n_pairs,), pair p regresses column iy[p] on
+    ix[p]; preallocated (n_bars, n_pairs) outputs.
+
+    Oracle: bit-identical to `rolling_ols_into_nb` on the gathered columns. Alignment, warm-up
+    and NaN rules as there. x and y are gathered from symbol rows (n_symbols * 8 bytes, in
+    cache), so the memory traffic per pair-bar is the 16 bytes written.
+    """
+    _ols_par_nb(
+        log_prices, log_prices, iy, ix, window_bars, min_nobs, resync_bars, alpha_out, beta_out
+    )
 
 
 @njit(cache=True, error_model="numpy")
@@ -343,34 +491,6 @@ def _spread_row_nb(
         sr[j] = yr[j] - ar[j] - br[j] * xr[j]
 
 
-@njit(cache=True, error_model="numpy")
-def _z_add_row_nb(
-    sr: np.ndarray, cnt: np.ndarray, s1: np.ndarray, s2: np.ndarray, c: np.ndarray
-) -> None:
-    """Add one row of spreads to the anchored z-window sums (branch-free, vectorisable)."""
-    for j in range(sr.shape[0]):
-        v = sr[j]
-        ok = v - v == 0.0
-        d = v - c[j] if ok else 0.0
-        cnt[j] += 1.0 if ok else 0.0
-        s1[j] += d
-        s2[j] += d * d
-
-
-@njit(cache=True, error_model="numpy")
-def _z_remove_row_nb(
-    sr: np.ndarray, cnt: np.ndarray, s1: np.ndarray, s2: np.ndarray, c: np.ndarray
-) -> None:
-    """Remove the row of spreads leaving the z window (added with the same anchor)."""
-    for j in range(sr.shape[0]):
-        v = sr[j]
-        ok = v - v == 0.0
-        d = v - c[j] if ok else 0.0
-        cnt[j] -= 1.0 if ok else 0.0
-        s1[j] -= d
-        s2[j] -= d * d
-
-
 @njit(cache=True, error_model="numpy", inline="always")
 def _z_from_sums(n: float, s1: float, s2: float, c: float, value: float, min_nobs: int) -> float:
     """(value - mean) / std (ddof=1) from anchored sums; NaN below min_nobs or at zero std.
@@ -388,6 +508,39 @@ def _z_from_sums(n: float, s1: float, s2: float, c: float, value: float, min_nob
         | (css <= n * FLAT_VAR_ABS)
     )
     return np.nan if bad else z
+
+
+@njit(cache=True, error_model="numpy")
+def _z_row_nb(
+    sr: np.ndarray,
+    so: np.ndarray,
+    cnt: np.ndarray,
+    s1: np.ndarray,
+    s2: np.ndarray,
+    c: np.ndarray,
+    min_nobs: int,
+    zr: np.ndarray,
+) -> None:
+    """One bar of the z windows of a block of pairs: add the spreads sr, remove the spreads so
+    leaving the window (added with the same anchor; all NaN while nothing leaves), write z.
+    One branch-free loop, like `_ols_row_nb`."""
+    for j in range(sr.shape[0]):
+        v = sr[j]
+        ok = v - v == 0.0
+        d = v - c[j] if ok else 0.0
+        w = so[j]
+        gone = w - w == 0.0
+        e = w - c[j] if gone else 0.0
+        n = cnt[j] + (1.0 if ok else 0.0)
+        n -= 1.0 if gone else 0.0
+        cnt[j] = n
+        t1 = s1[j] + d
+        t1 -= e
+        s1[j] = t1
+        t2 = s2[j] + d * d
+        t2 -= e * e
+        s2[j] = t2
+        zr[j] = _z_from_sums(n, t1, t2, c[j], v, min_nobs)
 
 
 @njit(cache=True, error_model="numpy")
@@ -447,25 +600,27 @@ def _z_step_nb(
     resync_bars: int,
     p0: int,
     p1: int,
-    cnt: np.ndarray,
-    s1: np.ndarray,
-    s2: np.ndarray,
-    c: np.ndarray,
+    zstate: np.ndarray,
+    nan_row: np.ndarray,
     spread_out: np.ndarray,
     z_out: np.ndarray,
 ) -> None:
-    """Bar t of the rolling z of pairs p0..p1-1, once spread_out[t, p0:p1] is written."""
+    """Bar t of the rolling z of pairs p0..p1-1, once spread_out[t, p0:p1] is written.
+
+    zstate: (4, p1 - p0) cnt, s1, s2, anchor; nan_row: p1 - p0 NaNs. Past spreads are read
+    back from spread_out.
+    """
+    cnt, s1, s2, c = zstate[0], zstate[1], zstate[2], zstate[3]
     sr = spread_out[t, p0:p1]
-    _z_add_row_nb(sr, cnt, s1, s2, c)
     old = t - z_window_bars
-    if old >= 0:
-        _z_remove_row_nb(spread_out[old, p0:p1], cnt, s1, s2, c)
+    so = spread_out[old, p0:p1] if old >= 0 else nan_row
+    # Warm-up rows: a min_nobs no window reaches, so z is NaN.
+    nobs = min_nobs if t >= z_window_bars - 1 else z_window_bars + 1
+    zr = z_out[t, p0:p1]
+    _z_row_nb(sr, so, cnt, s1, s2, c, nobs, zr)
     if (t + 1) % resync_bars == 0:
         _z_resync(spread_out, t, z_window_bars, p0, p1 - p0, cnt, s1, s2, c)
-    if t < z_window_bars - 1:
-        z_out[t, p0:p1] = np.nan
-    else:
-        _z_emit_row_nb(cnt, s1, s2, c, sr, min_nobs, z_out[t, p0:p1])
+        _z_emit_row_nb(cnt, s1, s2, c, sr, nobs, zr)
 
 
 @njit(cache=True, error_model="numpy")
@@ -484,21 +639,24 @@ def _spread_z_block_nb(
 ) -> None:
     """Spread and rolling z for pairs p0..p1-1, time-major and row by row like `_ols_block_nb`;
     reads past spreads back from spread_out."""
-    n_bars = y.shape[0]
-    m = p1 - p0
-    cnt = np.zeros(m)
-    s1 = np.zeros(m)
-    s2 = np.zeros(m)
-    # OLS residuals have mean ~0 in their own window, so 0 is a good anchor until the first
-    # resync moves it to the window mean.
-    c = np.zeros(m)
-    for t in range(n_bars):
+    zstate, nan_row = _z_state_nb(p1 - p0)
+    for t in range(y.shape[0]):
         _spread_row_nb(
             y[t, p0:p1], x[t, p0:p1], alpha[t, p0:p1], beta[t, p0:p1], spread_out[t, p0:p1]
         )
         _z_step_nb(
-            t, z_window_bars, min_nobs, resync_bars, p0, p1, cnt, s1, s2, c, spread_out, z_out
+            t, z_window_bars, min_nobs, resync_bars, p0, p1, zstate, nan_row, spread_out, z_out
         )
+
+
+@njit(cache=True, error_model="numpy")
+def _z_state_nb(m: int) -> tuple[np.ndarray, np.ndarray]:
+    """z-window state of m pairs (cnt, s1, s2, anchor) and a row of m NaNs for `_z_step_nb`.
+
+    OLS residuals have mean ~0 in their own window, so 0 is a good anchor until the first
+    resync moves it to the window mean.
+    """
+    return np.zeros((4, m)), np.full(m, np.nan)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -552,8 +710,10 @@ def spread_zscore_nb(
 
 @njit(cache=True, error_model="numpy")
 def _pair_stats_block_nb(
-    y: np.ndarray,
-    x: np.ndarray,
+    ysrc: np.ndarray,
+    xsrc: np.ndarray,
+    iy: np.ndarray | None,
+    ix: np.ndarray | None,
     window_bars: int,
     min_nobs: int,
     resync_bars: int,
@@ -569,23 +729,67 @@ def _pair_stats_block_nb(
 ) -> None:
     """`_ols_block_nb` then `_spread_z_block_nb` fused bar by bar: each bar's rows of y, x, alpha
     and beta are still in L1 when the spread and z use them. Same operations, same results."""
-    m = p1 - p0
-    state = _ols_state_nb(y, x, p0, m)
-    zcnt = np.zeros(m)
-    s1 = np.zeros(m)
-    s2 = np.zeros(m)
-    c = np.zeros(m)
-    for t in range(y.shape[0]):
+    state = _ols_state_nb(ysrc, xsrc, iy, ix, p0, p1 - p0)
+    bufs = _block_buffers(p1 - p0)
+    zstate, nan_row = _z_state_nb(p1 - p0)
+    for t in range(ysrc.shape[0]):
         ar = alpha_out[t, p0:p1]
         br = beta_out[t, p0:p1]
-        _ols_step_nb(t, y, x, window_bars, min_nobs, resync_bars, p0, p1, state, ar, br)
-        _spread_row_nb(y[t, p0:p1], x[t, p0:p1], ar, br, spread_out[t, p0:p1])
+        yr, xr = _ols_step_nb(
+            t, ysrc, xsrc, iy, ix, window_bars, min_nobs, resync_bars, p0, p1, state, bufs, ar, br
+        )
+        _spread_row_nb(yr, xr, ar, br, spread_out[t, p0:p1])
         _z_step_nb(
-            t, z_window_bars, z_min_nobs, z_resync_bars, p0, p1, zcnt, s1, s2, c, spread_out, z_out
+            t, z_window_bars, z_min_nobs, z_resync_bars, p0, p1, zstate, nan_row, spread_out, z_out
         )
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
+def _pair_stats_par_nb(
+    ysrc: np.ndarray,
+    xsrc: np.ndarray,
+    iy: np.ndarray | None,
+    ix: np.ndarray | None,
+    window_bars: int,
+    min_nobs: int,
+    resync_bars: int,
+    z_window_bars: int,
+    z_min_nobs: int,
+    z_resync_bars: int,
+    alpha_out: np.ndarray,
+    beta_out: np.ndarray,
+    spread_out: np.ndarray,
+    z_out: np.ndarray,
+) -> None:
+    """`_pair_stats_block_nb` over all blocks of pairs in parallel (see `_rows_nb` for the two
+    input layouts)."""
+    n_pairs = alpha_out.shape[1]
+    block = _pair_block_size(n_pairs)
+    n_blocks = (n_pairs + block - 1) // block
+    for b in prange(n_blocks):
+        p0 = b * block
+        p1 = min(p0 + block, n_pairs)
+        _pair_stats_block_nb(
+            ysrc,
+            xsrc,
+            iy,
+            ix,
+            window_bars,
+            min_nobs,
+            resync_bars,
+            z_window_bars,
+            z_min_nobs,
+            z_resync_bars,
+            p0,
+            p1,
+            alpha_out,
+            beta_out,
+            spread_out,
+            z_out,
+        )
+
+
+@njit(cache=True, error_model="numpy")
 def rolling_ols_spread_z_into_nb(
     y: np.ndarray,
     x: np.ndarray,
@@ -602,28 +806,66 @@ def rolling_ols_spread_z_into_nb(
 ) -> None:
     """`rolling_ols_into_nb` followed by `spread_zscore_into_nb` in one pass over the inputs,
     into four preallocated (n_bars, n_pairs) outputs; bit-identical to the two-step path."""
-    n_pairs = y.shape[1]
-    block = _pair_block_size(n_pairs)
-    n_blocks = (n_pairs + block - 1) // block
-    for b in prange(n_blocks):
-        p0 = b * block
-        p1 = min(p0 + block, n_pairs)
-        _pair_stats_block_nb(
-            y,
-            x,
-            window_bars,
-            min_nobs,
-            resync_bars,
-            z_window_bars,
-            z_min_nobs,
-            z_resync_bars,
-            p0,
-            p1,
-            alpha_out,
-            beta_out,
-            spread_out,
-            z_out,
-        )
+    _pair_stats_par_nb(
+        y,
+        x,
+        None,
+        None,
+        window_bars,
+        min_nobs,
+        resync_bars,
+        z_window_bars,
+        z_min_nobs,
+        z_resync_bars,
+        alpha_out,
+        beta_out,
+        spread_out,
+        z_out,
+    )
+
+
+@njit(cache=True, error_model="numpy")
+def pair_stats_indexed_into_nb(
+    log_prices: np.ndarray,
+    iy: np.ndarray,
+    ix: np.ndarray,
+    window_bars: int,
+    min_nobs: int,
+    resync_bars: int,
+    z_window_bars: int,
+    z_min_nobs: int,
+    z_resync_bars: int,
+    alpha_out: np.ndarray,
+    beta_out: np.ndarray,
+    spread_out: np.ndarray,
+    z_out: np.ndarray,
+) -> None:
+    """`rolling_ols_spread_z_into_nb` on log_prices[:, iy], log_prices[:, ix] without building
+    them: log_prices (n_bars, n_symbols), iy, ix int64 (n_pairs,), pair p regresses column iy[p]
+    on ix[p]; four preallocated (n_bars, n_pairs) outputs.
+
+    Oracle: bit-identical to `rolling_ols_spread_z_into_nb` on the gathered columns (same
+    operations in the same order; only where x and y are read from differs). Alignment, warm-up
+    and NaN rules as `rolling_ols_into_nb` and `spread_zscore_into_nb`. Per pair-bar it reads
+    the old spread (8 bytes) and writes 32 bytes; the prices come from symbol rows that stay in
+    cache.
+    """
+    _pair_stats_par_nb(
+        log_prices,
+        log_prices,
+        iy,
+        ix,
+        window_bars,
+        min_nobs,
+        resync_bars,
+        z_window_bars,
+        z_min_nobs,
+        z_resync_bars,
+        alpha_out,
+        beta_out,
+        spread_out,
+        z_out,
+    )
 
 
 @njit(cache=True, error_model="numpy")
