@@ -31,9 +31,9 @@ from pairscan.backtest.kernels import (
 from pairscan.backtest.metrics import Metrics, compute_metrics
 from pairscan.backtest.walkforward import WalkForward, walk_forward
 from pairscan.config import Config, SizingConfig, StatsConfig
-from pairscan.signals import Gate, MachineRun, bars_stale, machine_params, run_machine
-from pairscan.sizing.kernels import target_notional_nb
-from pairscan.sizing.target import bars_per_year, spread_vol
+from pairscan.signals import Action, Gate, MachineRun, bars_stale, machine_params, run_machine
+from pairscan.sizing.kernels import entry_notional_nb
+from pairscan.sizing.target import bars_per_year, default_vol_nobs
 from pairscan.stats import kalman_hedge, rolling_pair_stats
 
 FloatArray = npt.NDArray[np.float64]
@@ -163,7 +163,7 @@ def run_backtest(
         bars_stale=bars_stale(valid),
     )
     per_year = bars_per_year(panel.tf_ms)
-    notional_y = _target_notional(log_close, iy, ix, beta, config.sizing, per_year)
+    notional_y = _target_notional(log_close, iy, ix, machine.action, beta, config.sizing, per_year)
     sizing = config.sizing
     sl = slice(trade_from_row, None)
     equity, gross, net, ledger, _, n_dropped = simulate_nb(
@@ -211,27 +211,30 @@ def _target_notional(
     log_close: FloatArray,
     iy: IntArray,
     ix: IntArray,
+    action: IntArray,
     beta: FloatArray,
     sizing: SizingConfig,
     per_year: float,
 ) -> FloatArray:
-    """The sizer's y-leg notional at every bar and pair (no Kelly cap: no measured edge)."""
-    if not iy.size:
-        return np.zeros((log_close.shape[0], 0))
-    vol = spread_vol(log_close[:, iy], log_close[:, ix], beta, sizing.vol_window_bars)
-    no_edge = np.full(vol.shape, np.nan)
-    notional_y, _ = target_notional_nb(
-        vol,
+    """The sizer's y-leg notional at every entry decision (0 elsewhere); no Kelly cap: no
+    measured edge yet."""
+    entry = (action == Action.OPEN_LONG) | (action == Action.OPEN_SHORT)
+    window = sizing.vol_window_bars
+    result: FloatArray = entry_notional_nb(
+        log_close,
+        iy,
+        ix,
+        entry,
         beta,
-        no_edge,
-        no_edge,
+        window,
+        default_vol_nobs(window),
         sizing.target_vol,
         sizing.capital_quote,
         per_year,
         sizing.max_pair_gross,
         sizing.kelly_fraction,
     )
-    return np.ascontiguousarray(notional_y)
+    return result
 
 
 def traded_notional(ledger: FloatArray, lots: FloatArray, iy: IntArray, ix: IntArray) -> float:

@@ -66,7 +66,7 @@ class MachineParamsT(NamedTuple):
     stale_bars: int
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def hold_limit_nb(half_life_bars: float, p: MachineParamsT) -> int:
     """Time stop fixed at entry, bars: the tighter of max_holding_bars and
     max_holding_half_lives * half-life (rounded up); 0 = no time stop. A half-life that is not
@@ -78,7 +78,7 @@ def hold_limit_nb(half_life_bars: float, p: MachineParamsT) -> int:
     return limit
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _entry_nb(z: float, p: MachineParamsT) -> int:
     """The state to open from z, or FLAT. |z| at or beyond stop_z is not entered: it would be
     stopped out at once, and such a jump is more often a break than an opportunity."""
@@ -89,7 +89,7 @@ def _entry_nb(z: float, p: MachineParamsT) -> int:
     return PairState.FLAT
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _exit_reason_nb(
     state: int, held: int, hold_limit: int, z: float, gate: int, bars_stale: int, p: MachineParamsT
 ) -> int:
@@ -110,7 +110,7 @@ def _exit_reason_nb(
     return Reason.NONE
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def transition_nb(
     state: int,
     bars_held: int,
@@ -236,3 +236,12 @@ def bars_stale_nb(valid: np.ndarray) -> np.ndarray:
             run[j] = 0 if valid[t, j] else run[j] + 1
             out[t, j] = run[j]
     return out
+
+
+@njit(cache=True)
+def gate_values_ok_nb(gate: np.ndarray) -> bool:
+    """Every value of an int gate array (any shape) is a `Gate` code."""
+    for v in gate.flat:
+        if v != Gate.OK and v != Gate.COINT_BROKE and v != Gate.DESELECTED:
+            return False
+    return True

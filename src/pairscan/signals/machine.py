@@ -21,6 +21,7 @@ from pairscan.signals.kernels import (
     PairState,
     Reason,
     bars_stale_nb,
+    gate_values_ok_nb,
     run_machine_nb,
     step_nb,
 )
@@ -120,7 +121,8 @@ def _panel(value: Any, name: str, shape: tuple[int, int], dtype: Any) -> Any:
     """A (n_bars, n_pairs) array of dtype; a (n_pairs,) row is broadcast over the bars."""
     arr = np.asarray(value)
     if arr.ndim == 1 and arr.shape[0] == shape[1]:
-        arr = np.broadcast_to(arr, shape)
+        # A read-only stride-0 view: the kernels read it in place (no (n_bars, n_pairs) copy).
+        return np.broadcast_to(np.ascontiguousarray(arr, dtype=dtype), shape)
     if arr.shape != shape:
         raise ValueError(f"{name}: expected shape {shape} (or ({shape[1]},)), got {arr.shape}")
     return np.ascontiguousarray(arr, dtype=dtype)
@@ -138,7 +140,7 @@ def _optional_panel(value: Any, name: str, shape: tuple[int, int]) -> IntArray:
 
 
 def _check_gate(gate: IntArray) -> None:
-    if not np.isin(gate, list(Gate)).all():
+    if not gate_values_ok_nb(gate):
         raise ValueError(f"gate: values must be in {dict(Gate._asdict())}")
 
 

@@ -16,7 +16,7 @@ from pairscan.config import SizingConfig
 from pairscan.market import MS_PER_DAY, FloatArray
 from pairscan.sizing.kernels import spread_return_vol_nb, target_notional_nb
 
-__all__ = ["bars_per_year", "spread_vol", "target_notional"]
+__all__ = ["bars_per_year", "default_vol_nobs", "spread_vol", "target_notional"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -60,6 +60,12 @@ def _check_int(value: Any, name: str, low: int, high: int) -> int:
     return int(value)
 
 
+def default_vol_nobs(window_bars: int) -> int:
+    """Valid returns a vol window needs by default: half of it, at least MIN_VOL_NOBS, so a few
+    missing bars do not blank the vol."""
+    return max(MIN_VOL_NOBS, (window_bars + 1) // 2)
+
+
 def spread_vol(
     log_y: Any, log_x: Any, beta: Any, window_bars: int, min_nobs: int | None = None
 ) -> FloatArray:
@@ -85,7 +91,7 @@ def spread_vol(
     _check_shape(y2, "log_y", b2, "beta")
     n_bars = y2.shape[0]
     window = _check_int(window_bars, "window_bars", MIN_VOL_NOBS, max(n_bars, MIN_VOL_NOBS))
-    default_nobs = max(MIN_VOL_NOBS, (window + 1) // 2)
+    default_nobs = default_vol_nobs(window)
     nobs = default_nobs if min_nobs is None else _check_int(min_nobs, "min_nobs", 3, window)
     vol = spread_return_vol_nb(y2, x2, b2, window, nobs, 2 * window)
     return vol[:, 0] if one_d else vol
