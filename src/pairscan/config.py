@@ -275,8 +275,37 @@ class BacktestConfig:
 
 
 @dataclass(frozen=True)
+class TelegramConfig:
+    """Telegram Bot API settings (the token and chat id are secrets, from the environment)."""
+
+    api_base: str = field(
+        default="https://api.telegram.org",
+        metadata=_meta("Bot API base URL (a proxy or a local server)", pattern=r"https?://\S+"),
+    )
+
+
+@dataclass(frozen=True)
 class NotifyConfig:
-    """Stage 6 (tickets and notify). Keys arrive with the notifiers."""
+    """Stage 6 (tickets and notify): where tickets go and how hard to try."""
+
+    channels: tuple[Literal["console", "slack", "telegram"], ...] = field(
+        default=("console",),
+        metadata=_meta("channels tickets are sent to: console, slack, telegram"),
+    )
+    timeout_s: float = field(
+        default=10.0, metadata=_meta("HTTP timeout per request, seconds", min=0.5, max=120.0)
+    )
+    retry_budget_s: float = field(
+        default=30.0,
+        metadata=_meta(
+            "most a run waits on one channel's 429/5xx retries, seconds", min=0.0, max=600.0
+        ),
+    )
+    digest_hour_utc: int | None = field(
+        default=8,
+        metadata=_meta("hour (UTC) of the daily paper-book digest; null = off", min=0, max=23),
+    )
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
 
 
 @dataclass(frozen=True)
@@ -503,7 +532,13 @@ def _check_value(key: str, value: Any, hint: Any, fld: dataclasses.Field[Any], l
             value = [v for v in value.replace(",", " ").split() if v]
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise fail("a list of strings")
-        return tuple(v.strip() for v in value)
+        items = tuple(v.strip() for v in value)
+        choices = typing.get_args(args[0]) if args and typing.get_origin(args[0]) is Literal else ()
+        if choices and not set(items) <= set(choices):
+            raise fail("a list of " + ", ".join(str(c) for c in choices))
+        if choices and len(set(items)) != len(items):
+            raise fail("a list without repeats")
+        return items
     if origin is Mapping or hint is Mapping:
         if not isinstance(value, Mapping):
             raise fail("a mapping")
