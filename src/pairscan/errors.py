@@ -44,9 +44,25 @@ class CacheError(PairscanError):
 
 
 class NotifyError(PairscanError):
-    """A notification channel failed; the ticket stays queued."""
+    """A notification channel failed; the ticket stays queued.
+
+    The message names the channel, the HTTP status and the service's own description, never
+    a token, chat id or webhook URL. `transient` is True when the next run may well succeed
+    (network, timeout, 5xx, 429 beyond the retry budget) and False when someone must act
+    first (a rejected message, a revoked webhook, a wrong token or chat id).
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class StateError(PairscanError):
     """The positions database is unreadable, foreign, newer, corrupt or locked; says what to do
     (upgrade, wait, or which file to move aside)."""
+
+
+class LockedError(PairscanError):
+    """Another run holds the data directory's scan lock: this run did nothing."""
+
+    exit_code = 3

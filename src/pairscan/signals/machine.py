@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,6 @@ from pairscan.signals.kernels import (
     run_machine_nb,
     step_nb,
 )
-from pairscan.stats.selection import PairSelection
 from pairscan.stats.selection import Reason as SelectionReason
 
 IntArray = npt.NDArray[np.int64]
@@ -249,7 +248,19 @@ def bars_stale(valid: Any) -> IntArray:
     return result
 
 
-def gate_from_selection(selection: PairSelection, pairs: Sequence[tuple[str, str]]) -> IntArray:
+class SelectionTable(Protocol):
+    """What a gate needs of a selection: per candidate pair, y, x and the reason it ended
+    with (`PairSelection`, or a selection the scan stored and read back)."""
+
+    @property
+    def y(self) -> Sequence[str] | npt.NDArray[np.str_]: ...
+    @property
+    def x(self) -> Sequence[str] | npt.NDArray[np.str_]: ...
+    @property
+    def reason(self) -> Sequence[str] | npt.NDArray[np.str_]: ...
+
+
+def gate_from_selection(selection: SelectionTable, pairs: Sequence[tuple[str, str]]) -> IntArray:
     """Gate codes (n_pairs,) for (y, x) symbol pairs from the latest re-selection.
 
     `Gate.OK` for a pair selected in this orientation; `Gate.COINT_BROKE` when the re-test
