@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes.binance import ExchangeState, FakeBinance, start_fake_binance
+from tests.fakes.chat import FakeChat, start_fake_chat
 
 
 @pytest.fixture
@@ -34,3 +35,15 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
     for name, old in noisy.items():
         logging.getLogger(name).setLevel(old)
+
+
+@pytest.fixture
+def fake_chat() -> Iterator[FakeChat]:
+    """A fake Slack incoming webhook + Telegram Bot API on 127.0.0.1 (one server, both).
+
+    Fresh per test. Point the notifier at it with `fake_chat.webhook_url` (SLACK_WEBHOOK_URL),
+    `fake_chat.api_base` (notify.telegram.api_base), `fake_chat.token` and `fake_chat.chat_id`
+    (or `fake_chat.env()`); assert on `fake_chat.delivered("slack")`.
+    """
+    with start_fake_chat() as fake:
+        yield fake

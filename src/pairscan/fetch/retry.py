@@ -1,4 +1,5 @@
-"""Stage 1 (fetch): bounded exponential backoff and redaction of secrets from messages.
+"""Stage 1 (fetch): bounded exponential backoff (and `redact`, re-exported from
+`pairscan.redaction`).
 
 The only place that decides how long to wait between attempts. No ccxt import: the ccxt
 client classifies its exceptions and hands the decision to `RetryPolicy`.
@@ -7,17 +8,10 @@ client classifies its exceptions and hands the decision to `RetryPolicy`.
 from __future__ import annotations
 
 import random
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pairscan.config import ExchangeConfig
-
-# Query strings of signed requests carry the API key and signature; credentials can also sit
-# in proxy URLs (`http://user:pass@host`). Both are cut before a message leaves the process.
-_QUERY = re.compile(r"\?[^\s\"'=]*=[^\s\"']*")
-_URL_CREDENTIALS = re.compile(r"(https?://)[^/\s:@]+:[^/\s@]+@")
-_MAX_MESSAGE = 300
+from pairscan.redaction import redact as redact  # re-exported: fetch's public name since stage 1
 
 
 @dataclass(frozen=True)
@@ -60,16 +54,3 @@ def parse_retry_after(value: str | None) -> float | None:
     except ValueError:
         return None  # the HTTP-date form is not used by crypto exchanges
     return max(0.0, seconds)
-
-
-def redact(text: str, secrets: Iterable[str], max_chars: int = _MAX_MESSAGE) -> str:
-    """`text` with query strings, URL credentials and every secret value removed, folded to
-    one line and cut to `max_chars`."""
-    cleaned = _URL_CREDENTIALS.sub(r"\1***@", _QUERY.sub("?…", text))
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            cleaned = cleaned.replace(secret, "***")
-    cleaned = " ".join(cleaned.split())
-    if len(cleaned) > max_chars:
-        cleaned = cleaned[: max_chars - 1] + "…"
-    return cleaned

@@ -1,0 +1,471 @@
+"""HTTP side of the chat fake: one threaded server speaking Slack's incoming webhook
+(`POST /services/...`) and Telegram's Bot API (`POST /bot<token>/sendMessage`), with a queue
+of one-shot faults, switchable outages and a log of every request."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from .protocol import slack_answer, telegram_error, telegram_send_message
+
+ChatChannel = Literal["slack", "telegram"]
+_TEXT = "text/html"  # what Slack sends with its plain-text `ok`
+_JSON = "application/json"
+_DOWN_PAGE = "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
+_BAD_GATEWAY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body></body></html>"
+
+
+@dataclass(frozen=True)
+class ChatFault:
+    """One misbehaviour applied to a request instead of the service's answer.
+
+    status None with `sleep_s` = answer normally after the delay (a slow service); `drop`
+    closes the socket without a response (after `sleep_s`: a hang).
+    """
+
+    status: int | None = None
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    content_type: str = _TEXT
+    sleep_s: float = 0.0
+    drop: bool = False
+    name: str = "fault"
+
+
+def make_fault(
+    channel: ChatChannel, kind: str, *, retry_after: int = 1, sleep_s: float = 2.0
+) -> ChatFault:
+    """The named faults of each service.
+
+    down: Slack 503 HTML page, Telegram 502 HTML page (the load balancer answers).
+    429: Slack 429 `rate_limited` with `Retry-After: retry_after`; Telegram 429 with
+        `parameters.retry_after` in the body (no header, as documented).
+    500: Slack 500 `rollup_error`; Telegram 500 "Internal Server Error".
+    400_parse (Telegram): "can't parse entities: Character '.' is reserved ...".
+    hang: no answer for `sleep_s`, then the socket is closed (longer than the client timeout).
+    slow: the real answer after `sleep_s` (the message IS delivered; the client may have
+        given up: the duplicate-delivery case).
+    drop: the socket is closed at once without a response.
+    """
+    name = f"{channel}_{kind}"
+    if kind == "hang":
+        return ChatFault(sleep_s=sleep_s, drop=True, name=name)
+    if kind == "slow":
+        return ChatFault(sleep_s=sleep_s, name=name)
+    if kind == "drop":
+        return ChatFault(drop=True, name=name)
+    if channel == "slack":
+        if kind == "down":
+            return ChatFault(503, _DOWN_PAGE.encode(), name=name)
+        if kind == "429":
+            headers = {"Retry-After": str(retry_after)}
+            return ChatFault(429, b"rate_limited", headers, name=name)
+        if kind == "500":
+            return ChatFault(500, b"rollup_error", name=name)
+    else:
+        if kind == "down":
+            return ChatFault(502, _BAD_GATEWAY_PAGE.encode(), name=name)
+        if kind == "429":
+            body = telegram_error(
+                429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
+            )
+            return ChatFault(429, json.dumps(body).encode(), content_type=_JSON, name=name)
+        if kind == "500":
+            body = telegram_error(500, "Internal Server Error")
+            return ChatFault(500, json.dumps(body).encode(), content_type=_JSON, name=name)
+        if kind == "400_parse":
+            description = (
+                "Bad Request: can't parse entities: Character '.' is reserved and must be "
+                "escaped with the preceding '\\'"
+            )
+            body = telegram_error(400, description)
+            return ChatFault(400, json.dumps(body).encode(), content_type=_JSON, name=name)
+    raise ValueError(f"unknown fault {kind!r} for {channel}")
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request as the server saw it.
+
+    channel: "slack", "telegram" or "other" (an unknown path). payload: the decoded JSON
+    body (None if it did not decode). status: the answer's status (None: no answer, the
+    socket was dropped). shown: for accepted messages, the text as the chat shows it
+    (Telegram: after MarkdownV2 parsing; Slack: the `text` field).
+    """
+
+    channel: str
+    path: str
+    payload: Any
+    status: int | None
+    fault: str | None
+    shown: str | None
+    wall_time: float
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == 200
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-chat"
+    sys_version = ""
+    timeout = 60
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, add=False)
+
+    def do_GET(self) -> None:
+        self._answer(b"")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._answer(self.rfile.read(length) if length else b"")
+
+    def _answer(self, raw: bytes) -> None:
+        fake = self.server.fake
+        path = urllib.parse.urlsplit(self.path).path
+        channel = (
+            "slack"
+            if path.startswith("/services/")
+            else "telegram"
+            if path.startswith("/bot")
+            else "other"
+        )
+        payload = _decode(raw, self.headers.get("Content-Type", ""))
+        fault = fake._take_fault(channel)
+        if fault is not None:
+            if fault.sleep_s > 0 and self.server.stopping.wait(fault.sleep_s):
+                fault = ChatFault(drop=True, name=fault.name)
+            if fault.drop:
+                fake._log(channel, path, payload, None, fault.name, None)
+                self.close_connection = True
+                return
+            if fault.status is not None:
+                fake._log(channel, path, payload, fault.status, fault.name, None)
+                self._send(fault.status, fault.body, fault.content_type, fault.headers)
+                return
+        name = fault.name if fault else None
+        if self.command != "POST":
+            fake._log(channel, path, payload, 405, name, None)
+            self._send(405, b"invalid_method", _TEXT)
+        elif channel == "slack":
+            self._slack(path, raw, payload, name)
+        elif channel == "telegram":
+            self._telegram(path, payload, name)
+        else:
+            fake._log(channel, path, payload, 404, name, None)
+            self._send(404, b"Not Found", _TEXT)
+
+    def _slack(self, path: str, raw: bytes, payload: Any, fault: str | None) -> None:
+        fake = self.server.fake
+        if path != fake.webhook_path:
+            status, body = 404, "no_service"
+        else:
+            status, body = slack_answer(raw)
+        shown = payload.get("text") if status == 200 and isinstance(payload, dict) else None
+        fake._log("slack", path, payload, status, fault, shown)
+        self._send(status, body.encode(), _TEXT)
+
+    def _telegram(self, path: str, payload: Any, fault: str | None) -> None:
+        fake = self.server.fake
+        token, _, method = path[len("/bot") :].partition("/")
+        shown = None
+        if token != fake.token:
+            status, body = 401, telegram_error(401, "Unauthorized")
+        elif method != "sendMessage":
+            status, body = 404, telegram_error(404, "Not Found")
+        elif not isinstance(payload, dict):
+            status, body = 400, telegram_error(400, "Bad Request: message text is empty")
+        else:
+            status, body, shown = telegram_send_message(payload, chat_id=fake.chat_id)
+            if status == 200:
+                body["result"] = fake._result(payload, shown or "")
+        fake._log("telegram", path, payload, status, fault, shown)
+        self._send(status, json.dumps(body).encode(), _JSON)
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are logged in `FakeChat.received`, not on stderr."""
+
+
+def _decode(raw: bytes, content_type: str) -> Any:
+    if not raw:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "application/x-www-form-urlencoded" in content_type:
+        return dict(urllib.parse.parse_qsl(text))
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], fake: FakeChat) -> None:
+        self.fake = fake
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Condition()
+        super().__init__(address, _Handler)
+
+    def track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._connections_lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+                self._connections_lock.notify_all()
+
+    def close_connections(self, timeout_s: float = 2.0) -> None:
+        with self._connections_lock:
+            for conn in list(self._connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+            self._connections_lock.wait_for(lambda: not self._connections, timeout=timeout_s)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return  # a client that gave up (timeout tests)
+        super().handle_error(request, client_address)
+
+
+@dataclass
+class _Pending:
+    channel: str
+    fault: ChatFault
+    remaining: int
+
+
+class FakeChat:
+    """A running fake Slack webhook + Telegram Bot API on 127.0.0.1.
+
+    Config helpers: `webhook_url` (SLACK_WEBHOOK_URL), `api_base`
+    (notify.telegram.api_base), `token` (TELEGRAM_BOT_TOKEN), `chat_id` (TELEGRAM_CHAT_ID),
+    `env()` for all three secrets. Faults: `add_fault("slack", "429", times=2)`,
+    `set_down("slack")` until `set_down("slack", False)`, `stop()` / `start()` for
+    connection refused on the same port. Log: `received`, `delivered(channel)`,
+    `shown(channel)`.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = "123456789:AAFakeTelegramTokenForTests-0123456",
+        chat_id: str = "-1001234567890",
+        webhook_path: str = "/services/T000/B000/XXXX",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.token = token
+        self.chat_id = chat_id
+        self.webhook_path = webhook_path
+        self.host = host
+        self.received: list[Received] = []
+        self._faults: list[_Pending] = []
+        self._down: dict[str, ChatFault] = {}
+        self._lock = threading.Lock()
+        self._message_id = 0
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port = port
+        self.start()
+
+    # ---- lifecycle
+
+    def start(self) -> None:
+        """Serve (again) on the same port; a no-op while serving."""
+        if self._server is not None:
+            return
+        self._server = _Server((self.host, self.port), self)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-chat-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening: clients get "connection refused" until `start()`. Idempotent."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.stopping.set()
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    close = stop
+
+    def __enter__(self) -> FakeChat:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ---- config helpers
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return self.base_url + self.webhook_path
+
+    @property
+    def api_base(self) -> str:
+        return self.base_url
+
+    def env(self) -> dict[str, str]:
+        """The three secrets as environment variables (for `load_config(env=...)`)."""
+        return {
+            "SLACK_WEBHOOK_URL": self.webhook_url,
+            "TELEGRAM_BOT_TOKEN": self.token,
+            "TELEGRAM_CHAT_ID": self.chat_id,
+        }
+
+    # ---- faults
+
+    def add_fault(
+        self,
+        channel: ChatChannel,
+        kind: str | ChatFault,
+        *,
+        times: int = 1,
+        retry_after: int = 1,
+        sleep_s: float = 2.0,
+    ) -> None:
+        """Queue a fault for the next `times` requests to `channel` (first in, first out).
+        `kind`: see `make_fault` (down, 429, 500, 400_parse, hang, slow, drop) or a
+        `ChatFault`."""
+        if times < 1:
+            raise ValueError(f"times must be >= 1 (got {times})")
+        fault = (
+            kind
+            if isinstance(kind, ChatFault)
+            else make_fault(channel, kind, retry_after=retry_after, sleep_s=sleep_s)
+        )
+        with self._lock:
+            self._faults.append(_Pending(channel, fault, times))
+
+    def set_down(self, channel: ChatChannel, down: bool = True) -> None:
+        """Answer every request to `channel` with its "down" fault until called with False."""
+        with self._lock:
+            if down:
+                self._down[channel] = make_fault(channel, "down")
+            else:
+                self._down.pop(channel, None)
+
+    @property
+    def pending_faults(self) -> int:
+        with self._lock:
+            return sum(p.remaining for p in self._faults)
+
+    def _take_fault(self, channel: str) -> ChatFault | None:
+        with self._lock:
+            if channel in self._down:
+                return self._down[channel]
+            for pending in self._faults:
+                if pending.channel == channel:
+                    pending.remaining -= 1
+                    if pending.remaining == 0:
+                        self._faults.remove(pending)
+                    return pending.fault
+        return None
+
+    # ---- log
+
+    def _log(
+        self,
+        channel: str,
+        path: str,
+        payload: Any,
+        status: int | None,
+        fault: str | None,
+        shown: str | None,
+    ) -> None:
+        entry = Received(channel, path, payload, status, fault, shown, time.time())
+        with self._lock:
+            self.received.append(entry)
+
+    def _result(self, payload: Mapping[str, Any], shown: str) -> dict[str, Any]:
+        with self._lock:
+            self._message_id += 1
+            message_id = self._message_id
+        chat = payload.get("chat_id")
+        return {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat, "type": "supergroup" if str(chat).startswith("-") else "private"},
+            "text": shown,
+        }
+
+    def requests(self, channel: str | None = None) -> list[Received]:
+        """Every logged request (to `channel` only, when given), in arrival order."""
+        with self._lock:
+            return [r for r in self.received if channel is None or r.channel == channel]
+
+    def delivered(self, channel: str) -> list[Any]:
+        """Payloads the service accepted (HTTP 200), in order: assert exactly-once here."""
+        return [r.payload for r in self.requests(channel) if r.delivered]
+
+    def shown(self, channel: str) -> list[str]:
+        """Accepted messages as the chat shows them (Telegram text after MarkdownV2 parsing)."""
+        return [r.shown or "" for r in self.requests(channel) if r.delivered]
+
+    def clear(self) -> None:
+        """Forget logged requests, queued faults and outages."""
+        with self._lock:
+            self.received.clear()
+            self._faults.clear()
+            self._down.clear()
+
+
+def start_fake_chat(**kwargs: Any) -> FakeChat:
+    """A running `FakeChat` on 127.0.0.1 (port 0 = any free port); use it as a context
+    manager. Keyword arguments: token, chat_id, webhook_path, host, port."""
+    return FakeChat(**kwargs)
