@@ -51,9 +51,9 @@ def run_records(k: int, bar_ms: int, n: int = PAIRS) -> list[PositionRecord]:
 
 def write_tickets(k: int) -> Callable[[sqlite3.Connection], None]:
     def extra(con: sqlite3.Connection) -> None:
-        con.execute("CREATE TABLE IF NOT EXISTS tickets (run INTEGER, pair INTEGER, body TEXT)")
+        con.execute("CREATE TABLE IF NOT EXISTS extra_rows (run INTEGER, pair INTEGER, body TEXT)")
         con.executemany(
-            "INSERT INTO tickets VALUES (?, ?, ?)", ((k, i, "x" * 200) for i in range(PAIRS))
+            "INSERT INTO extra_rows VALUES (?, ?, ?)", ((k, i, "x" * 200) for i in range(PAIRS))
         )
 
     return extra

@@ -338,7 +338,7 @@ def _newer(db: Path) -> None:
         store.commit_run(BAR, [record()])
     con = raw(db)
     try:
-        con.execute("PRAGMA user_version = 2")
+        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
         con.execute("UPDATE meta SET value = 'pairscan 9.1.0' WHERE key = 'written_by'")
     finally:
         con.close()
@@ -351,9 +351,9 @@ def test_a_newer_schema_is_refused_and_kept(db: Path, create: bool) -> None:
     with pytest.raises(StateError) as info:
         StateStore(db, create=create)
     assert str(info.value) == (
-        f"state database {db} has schema version 2, written by pairscan 9.1.0; this pairscan "
-        f"{__version__} reads up to version 1: upgrade pairscan (pip install -U pairscan) to "
-        "use it. Keep the file: it holds the open positions"
+        f"state database {db} has schema version {SCHEMA_VERSION + 1}, written by pairscan "
+        f"9.1.0; this pairscan {__version__} reads up to version {SCHEMA_VERSION}: upgrade "
+        "pairscan (pip install -U pairscan) to use it. Keep the file: it holds the open positions"
     )
     assert db.read_bytes() == content
 

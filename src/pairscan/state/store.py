@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 APPLICATION_ID: Final = 0x50537374
 # `PRAGMA user_version`. The header fields and the `meta` table keep their meaning in every
 # future version, so an old pairscan can always say which version wrote a newer file.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 DEFAULT_TIMEOUT_S: Final = 30.0
 
 # _MIGRATIONS[v] takes a database from schema version v to v + 1 (v = 0: an empty file).
@@ -65,11 +65,61 @@ _MIGRATIONS: Final = (
         n_open INTEGER NOT NULL
     );
     """,
+    # 2: the trade-ticket outbox (`pairscan.tickets.outbox` reads and writes these tables).
+    # A ticket is saved in its run's transaction, before any send; `seq` is its insertion
+    # order; `deliveries` has one row per channel it reached; `delivery_failures` is a log
+    # capped at the newest rows; `selections` holds each re-selection's table (JSON);
+    # `exports` the last seq appended to each export file.
+    """
+    CREATE TABLE tickets (
+        id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL UNIQUE,
+        bar_ms INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        ticket_id TEXT NOT NULL REFERENCES tickets (id),
+        channel TEXT NOT NULL,
+        delivered_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (ticket_id, channel)
+    ) WITHOUT ROWID;
+    CREATE TABLE delivery_failures (
+        ticket_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        error TEXT NOT NULL
+    );
+    CREATE INDEX delivery_failures_by_ticket ON delivery_failures (ticket_id, channel);
+    CREATE TABLE selections (
+        boundary_ms INTEGER PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE TABLE exports (
+        path TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
+# Each table's columns and the schema version that added it: a file is checked for the
+# tables of its own version (an older file opened with create=False is read as it is).
 _COLUMNS: Final = {
     "meta": ("key", "value"),
     "positions": POSITION_FIELDS,
     "runs": ("bar_ms", "committed_at_ms", "n_records", "n_open"),
+    "tickets": ("id", "seq", "bar_ms", "created_ms", "payload"),
+    "deliveries": ("ticket_id", "channel", "delivered_at_ms"),
+    "delivery_failures": ("ticket_id", "channel", "at_ms", "error"),
+    "selections": ("boundary_ms", "created_ms", "payload"),
+    "exports": ("path", "last_seq"),
+}
+_SINCE_VERSION: Final = {
+    "tickets": 2,
+    "deliveries": 2,
+    "delivery_failures": 2,
+    "selections": 2,
+    "exports": 2,
 }
 _POSITION_COLUMNS = ", ".join(_COLUMNS["positions"])
 _UPSERT_POSITION = (
@@ -102,6 +152,7 @@ class StateStore:
         self.path = Path(path)
         self.timeout_s = timeout_s
         self._initialised = True
+        self._version = SCHEMA_VERSION
         self._con: sqlite3.Connection | None = self._connect(create)
 
     def __enter__(self) -> StateStore:
@@ -120,6 +171,36 @@ class StateStore:
         if con is not None:
             with self._guard():
                 con.close()
+
+    @property
+    def initialised(self) -> bool:
+        """False for an empty file opened with create=False: it holds no state yet."""
+        return self._initialised
+
+    @property
+    def schema_version(self) -> int:
+        """The file's schema version: SCHEMA_VERSION, or an older one for an old file opened
+        with create=False (read as it is, never upgraded; its newer tables are missing)."""
+        return self._version if self._initialised else 0
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction on the store's connection: BEGIN IMMEDIATE (`write=True`, takes the
+        write lock at once, waiting up to `timeout_s` for another run's) or BEGIN (a
+        consistent read), COMMIT at the end of the block, ROLLBACK on any exception.
+
+        The block gets the connection and must not BEGIN, COMMIT or ROLLBACK itself; sqlite3
+        errors leave as `StateError`. For the stages that keep their own tables in this file
+        (the ticket outbox); positions and runs are written by `commit_run` only.
+        """
+        con = self._writable() if write else self._connection()
+        with self._guard(), _transaction(con, "BEGIN IMMEDIATE" if write else "BEGIN"):
+            yield con
+            if not con.in_transaction:
+                raise StateError(
+                    f"state database {self.path}: a transaction block ended the transaction "
+                    "itself (a bug: it must not COMMIT or ROLLBACK)"
+                )
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -188,9 +269,7 @@ class StateStore:
         bar_ms = as_int("bar_ms", bar_ms)
         values = records.values() if isinstance(records, Mapping) else records
         rows = _rows(bar_ms, values)
-        if not self._initialised:
-            raise StateError(f"state database {self.path} was opened without create=True")
-        con = self._connection()
+        con = self._writable()
         with self._guard(), _transaction(con, "BEGIN IMMEDIATE") as rollback:
             last = _last_bar(con)
             if last is not None and bar_ms <= last:
@@ -235,6 +314,16 @@ class StateStore:
         if self._con is None:
             raise StateError(f"state database {self.path} is closed")
         return self._con
+
+    def _writable(self) -> sqlite3.Connection:
+        if not self._initialised:
+            raise StateError(f"state database {self.path} was opened without create=True")
+        if self._version < SCHEMA_VERSION:
+            raise StateError(
+                f"state database {self.path} has schema version {self._version} and was "
+                "opened without create=True, read only: run `pairs scan` once to upgrade it"
+            )
+        return self._connection()
 
     def _connect(self, create: bool) -> sqlite3.Connection:
         if not create and not self.path.is_file():
@@ -292,17 +381,22 @@ class StateStore:
                 f"{SCHEMA_VERSION}: upgrade pairscan (pip install -U pairscan) to use it. "
                 "Keep the file: it holds the open positions"
             )
-        if version < SCHEMA_VERSION:
-            if not create:
-                # Reads of an older file need no upgrade yet (there is only version 1).
-                raise StateError(
-                    f"state database {self.path} has schema version {version}: run "
-                    "`pairs scan` once to upgrade it"
-                )
+        if version < 1 and not create:
+            raise StateError(
+                f"state database {self.path} has schema version {version}: run "
+                "`pairs scan` once to upgrade it"
+            )
+        if version < SCHEMA_VERSION and create:
             with _transaction(con, "BEGIN IMMEDIATE"):
+                # Re-read under the write lock: a concurrent run may have just upgraded it.
                 self._migrate(con, _header(con)[1])
             app_id, version, tables = _header(con)
+        # create=False (e.g. `pairs state show`) never writes, so an older file is read as it
+        # is: migrations only add tables, and the ones it has keep their columns.
+        self._version = version
         for table, columns in _COLUMNS.items():
+            if _SINCE_VERSION.get(table, 1) > version:
+                continue
             if table not in tables:
                 raise self._foreign(f"table {table} is missing")
             found = tuple(row[1] for row in con.execute(f"PRAGMA table_info({table})"))

@@ -1,0 +1,80 @@
+"""Stage 6 (tickets): the trade ticket, its rendering for every channel, the SQLite outbox
+(tickets saved in the run's transaction, before any send) and the paper book.
+
+Never imports ccxt, requests or click, and sends nothing: `pairscan.notify` delivers.
+"""
+
+from pairscan.tickets.book import BookLeg, BookPosition, PaperBook, build_paper_book
+from pairscan.tickets.model import (
+    ACTIONS,
+    CLOSE_REASONS,
+    ENTRY_REASON,
+    Leg,
+    Side,
+    Ticket,
+    TicketAction,
+    ticket_id,
+)
+from pairscan.tickets.outbox import (
+    DeliveryFailure,
+    ExportCounts,
+    combine,
+    delivered_ids,
+    export_new,
+    failures,
+    load_selection,
+    load_tickets,
+    mark_delivered,
+    outbox_writer,
+    pending,
+    record_failure,
+    selection_writer,
+)
+from pairscan.tickets.render import (
+    Rendered,
+    md2_escape,
+    render_book_console,
+    render_console,
+    render_digest,
+    render_plain,
+    render_slack,
+    render_telegram,
+    to_message,
+)
+
+__all__ = [
+    "ACTIONS",
+    "CLOSE_REASONS",
+    "ENTRY_REASON",
+    "BookLeg",
+    "BookPosition",
+    "DeliveryFailure",
+    "ExportCounts",
+    "Leg",
+    "PaperBook",
+    "Rendered",
+    "Side",
+    "Ticket",
+    "TicketAction",
+    "build_paper_book",
+    "combine",
+    "delivered_ids",
+    "export_new",
+    "failures",
+    "load_selection",
+    "load_tickets",
+    "mark_delivered",
+    "md2_escape",
+    "outbox_writer",
+    "pending",
+    "record_failure",
+    "render_book_console",
+    "render_console",
+    "render_digest",
+    "render_plain",
+    "render_slack",
+    "render_telegram",
+    "selection_writer",
+    "ticket_id",
+    "to_message",
+]
