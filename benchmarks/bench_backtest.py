@@ -131,6 +131,8 @@ def main() -> None:
             3.0,
             0.0,
             False,
+            np.zeros((0, iy[sub].size), np.int64),
+            np.full(N_BARS, -1, np.int64),
         )
 
     t0 = time.perf_counter()

@@ -475,6 +475,7 @@ def test_the_command_list_is_what_the_readme_promises() -> None:
         "pairs backtest",
         "pairs cache stats",
         "pairs cache update",
+        "pairs scan",
         "pairs state show",
     ]
 

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from pairscan import __version__
 from pairscan.config import Config, env_secret_values, load_config
 from pairscan.errors import PairscanError
 from pairscan.fetch.retry import redact
+from pairscan.jobs.common import RUN_ID
 from pairscan.market import format_utc, parse_utc
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
@@ -46,12 +49,17 @@ class Globals:
     exchange: str | None
     now_ms: int | None
     verbosity: int
+    log_json: bool = False
 
     def load(self, **overrides: Any) -> Config:
         extra = {k: v for k, v in overrides.items() if v is not None}
         if self.exchange:
             extra["exchange.id"] = self.exchange
         config = load_config(self.config_path, overrides=extra)
+        if self.log_json and not any(
+            isinstance(h, RotatingFileHandler) for h in logging.getLogger().handlers
+        ):
+            _add_json_log(config.data_dir / "logs" / "pairs.jsonl")
         _install_redaction(config.secret_values())
         return config
 
@@ -64,13 +72,45 @@ class _RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage(), self.secrets, max_chars=_MAX_LOG_CHARS)
         record.args = None
+        record.run_id = RUN_ID.get()
         return True
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC ISO), level, logger, run id, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                    timespec="milliseconds"
+                ),
+                "level": record.levelname,
+                "logger": record.name,
+                "run_id": getattr(record, "run_id", RUN_ID.get()),
+                "message": record.getMessage(),
+            },
+            ensure_ascii=False,
+        )
+
+
+def _add_json_log(path: Path) -> None:
+    """JSON lines to `path`, rotated at 5 MB (5 files kept), beside the stderr log."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+    handler.setFormatter(_JsonFormatter())
+    logging.getLogger().addHandler(handler)
 
 
 def _setup_logging(verbosity: int) -> None:
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s %(levelname)s [%(run_id)s] %(name)s: %(message)s",
+            defaults={"run_id": "-"},
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -131,6 +171,11 @@ def _reported_errors(config_path: str | None) -> Iterator[None]:
     "on the demo market, the end of the recording.",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "--log-json",
+    is_flag=True,
+    help="Also log JSON lines to data_dir/logs/pairs.jsonl (rotated at 5 MB, 5 kept).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.pass_context
 def pairs(
@@ -139,6 +184,7 @@ def pairs(
     exchange: str | None,
     now: int | None,
     verbose: int,
+    log_json: bool,
     quiet: bool,
 ) -> None:
     """pairscan: find and trade mean-reverting crypto pairs.
@@ -150,11 +196,12 @@ def pairs(
       pairs cache stats --json
       pairs state show                            # open positions of the hourly scan
       pairs --exchange demo backtest --out report/
+      pairs --exchange demo scan                  # the hourly job: tickets to the console
     """
     verbosity = -1 if quiet else verbose
     _setup_logging(verbosity)
     _install_redaction(env_secret_values(config_path))  # until the config adds its own
-    ctx.obj = Globals(config_path, exchange, now, verbosity)
+    ctx.obj = Globals(config_path, exchange, now, verbosity, log_json)
 
 
 @pairs.group()
@@ -258,6 +305,54 @@ def state_show(g: Globals, as_json: bool) -> None:
         click.echo(json.dumps(_jsonable(report), indent=2))
     else:
         _print_state(report)
+
+
+@pairs.command("scan")
+@click.option(
+    "--symbols",
+    multiple=True,
+    callback=_split_symbols,
+    help="Universe for this run (comma-separated or repeated); default: the configured one.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Compute and print the tickets; write and send nothing."
+)
+@click.option("--status", is_flag=True, help="Show the last runs and open positions; no scan.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.pass_obj
+def scan(g: Globals, symbols: tuple[str, ...], dry_run: bool, status: bool, as_json: bool) -> None:
+    """The hourly job: update the cache, decide the last closed bar for every selected pair
+    and open position, save the tickets, send them to the configured channels.
+
+    Exit codes: 0 ok, 1 partial (a symbol or a channel failed; undelivered tickets are
+    retried next run), 2 bad config or usage, 3 another scan holds the lock.
+
+    \b
+    Examples:
+      pairs --exchange demo scan                   # recorded market, console tickets
+      pairs --exchange demo --now 2026-05-01T10:05 scan --dry-run
+      pairs --exchange binanceusdm scan --json
+      pairs scan --status
+    """
+    from pairscan.cli_scan import print_scan, print_status, scan_json
+    from pairscan.jobs.scan import last_runs, run_scan
+    from pairscan.jobs.state_show import run_state_show
+
+    with _reported_errors(g.config_path):
+        config = g.load()
+        if status:
+            runs, positions = last_runs(config), run_state_show(config)
+            if as_json:
+                click.echo(json.dumps({"runs": runs, "state": _jsonable(positions)}, indent=2))
+            else:
+                print_status(_stdout(), runs, positions)
+            return
+        report = run_scan(config, now_ms=g.now_ms, symbols=symbols, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(scan_json(report), indent=2))
+    else:
+        print_scan(_stdout(), report)
+    sys.exit(EXIT_PARTIAL if report.partial else EXIT_OK)
 
 
 @pairs.command("backtest")

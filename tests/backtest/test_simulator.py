@@ -90,6 +90,8 @@ def _inputs(n_bars: int = N_BARS, fill_at_close: bool = False) -> dict[str, obje
         "max_leverage": 3.0,
         "min_order_quote": 0.0,
         "fill_at_close": fill_at_close,
+        "entry_order": np.zeros((0, iy.size), np.int64),  # column order on every bar
+        "bar_window": np.full(n_bars, -1, np.int64),
     }
 
 

@@ -183,6 +183,8 @@ def run_backtest(
         sizing.max_leverage,
         sizing.min_order_quote,
         config.backtest.fill == "close",
+        walk.entry_order,
+        walk.bar_window[sl],
     )
     ledger[:, L_ENTRY_BAR] += trade_from_row
     ledger[:, L_EXIT_BAR] = np.where(

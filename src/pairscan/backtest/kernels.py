@@ -115,6 +115,8 @@ def simulate_nb(
     max_leverage: float,
     min_order_quote: float,
     fill_at_close: bool,
+    entry_order: np.ndarray,
+    bar_window: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Simulate the book bar by bar.
 
@@ -128,6 +130,9 @@ def simulate_nb(
     lots: float64 (4, n_symbols): contract size, amount step (0 = none), min amount, min
         notional. fee_bps: (n_symbols,) per fill on notional; slippage_bps: (n_bars,
         n_symbols), applied against us on each fill.
+    entry_order, bar_window: (n_windows, n_pairs) pair columns in entry priority per
+        selection window and (n_bars,) the window in force (-1: column order); the book cap
+        is applied to a bar's entries in that order, the scan's (selection rank).
     capital: starting cash, and the capital sizes and caps refer to (`sizing.capital_quote`,
         as in the scan: no compounding). max_leverage: book gross cap, x capital; an entry
         that does not fit next to the open book is scaled down to the room left, in pair
@@ -152,7 +157,9 @@ def simulate_nb(
     n_trades = 0
     n_dropped = 0
     costs = (fee_bps, slippage_bps)
+    natural = np.arange(n_pairs)
     for t in range(n_bars):
+        order = natural if bar_window[t] < 0 else entry_order[bar_window[t]]
         cash = _charge_funding(t, open_px, funding, iy, ix, lots, book, last_close, ledger, cash)
         if not fill_at_close:
             cash, n_trades = _fill_pending(
@@ -164,6 +171,7 @@ def simulate_nb(
         _decide_exits(action[t], reason[t], book)
         n_dropped += _decide_entries(
             t,
+            order,
             close_px,
             iy,
             ix,
@@ -232,6 +240,7 @@ def _decide_exits(action: np.ndarray, reason: np.ndarray, book: np.ndarray) -> N
 @njit(cache=True)
 def _decide_entries(
     t: int,
+    order: np.ndarray,
     close_px: np.ndarray,
     iy: np.ndarray,
     ix: np.ndarray,
@@ -248,7 +257,8 @@ def _decide_entries(
     within the book cap (quote gross). Returns the number of entries dropped."""
     committed = -1.0
     dropped = 0
-    for j in range(action.shape[0]):
+    for k in range(order.shape[0]):
+        j = order[k]
         a = action[j]
         if a != Action.OPEN_LONG and a != Action.OPEN_SHORT:
             continue

@@ -52,6 +52,11 @@ class WalkForward:
     gate: IntArray  # (n_bars, n_pairs)
     half_life: FloatArray  # (n_bars, n_pairs)
     windows: tuple[Window, ...]
+    # Entry priority, as the scan applies it: row w lists pair columns by their rank in window
+    # w's selection (selected first, best first; then the rest in column order); bar_window[t]
+    # is the window in force at bar t (-1 before the first).
+    entry_order: IntArray  # (n_windows, n_pairs)
+    bar_window: IntArray  # (n_bars,)
 
     @property
     def iy_ix(self) -> tuple[list[str], list[str]]:
@@ -94,7 +99,8 @@ def walk_forward(
     windows: list[Window] = []
     pairs: dict[tuple[str, str], int] = {}
     if n_bars == 0:
-        return WalkForward((), np.zeros((0, 0), np.int64), np.zeros((0, 0)), ())
+        empty = np.zeros((0, 0), np.int64)
+        return WalkForward((), empty, np.zeros((0, 0)), (), empty, np.zeros(0, np.int64))
     for boundary in sched.boundaries(int(timestamps[0]), int(timestamps[-1])):
         start, end = sched.formation(int(boundary))
         if start < timestamps[0]:
@@ -114,18 +120,21 @@ def walk_forward(
     keys = tuple(pairs)
     gate = np.full((n_bars, len(keys)), Gate.DESELECTED, np.int64)
     half_life = np.full((n_bars, len(keys)), np.nan)
-    for w in windows:
-        gate[w.first_row : w.end_row] = gate_from_selection(w.selection, keys)
-        hl = {
-            (str(y), str(x)): float(h)
-            for y, x, h, s in zip(
-                w.selection.y,
-                w.selection.x,
-                w.selection.half_life,
-                w.selection.selected,
-                strict=True,
-            )
-            if s
-        }
-        half_life[w.first_row : w.end_row] = [hl.get(k, np.nan) for k in keys]
-    return WalkForward(keys, gate, half_life, tuple(windows))
+    entry_order = np.empty((len(windows), len(keys)), np.int64)
+    bar_window = np.full(n_bars, -1, np.int64)
+    for w, window in enumerate(windows):
+        rows = slice(window.first_row, window.end_row)
+        gate[rows] = gate_from_selection(window.selection, keys)
+        half_life[rows] = [_selected_value(window.selection, k, "half_life") for k in keys]
+        ranks = [_selected_value(window.selection, k, "rank") for k in keys]
+        entry_order[w] = sorted(range(len(keys)), key=lambda j: (np.isnan(ranks[j]), ranks[j], j))
+        bar_window[rows] = w
+    return WalkForward(keys, gate, half_life, tuple(windows), entry_order, bar_window)
+
+
+def _selected_value(sel: PairSelection, pair: tuple[str, str], field: str) -> float:
+    """A statistic of `pair` if the selection chose it this way round, else NaN."""
+    for y, x, chosen, value in zip(sel.y, sel.x, sel.selected, getattr(sel, field), strict=True):
+        if chosen and (str(y), str(x)) == pair:
+            return float(value)
+    return float("nan")

@@ -7,6 +7,7 @@ one it talks to.
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from pathlib import Path
 
 from pairscan.cache import Store, open_store
@@ -17,6 +18,9 @@ from pairscan.market import utc_now_ms
 from pairscan.state import StateStore
 
 log = logging.getLogger(__name__)
+
+# The current run's id, put into every log line (a scan sets it; other commands leave "-").
+RUN_ID: ContextVar[str] = ContextVar("run_id", default="-")
 
 
 def is_demo(config: Config) -> bool:

@@ -1,0 +1,71 @@
+"""`pairs scan` presentation: the run summary, the tickets table and `--status`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from pairscan.market import format_utc
+
+
+def scan_json(report: Any) -> dict[str, Any]:
+    data: dict[str, Any] = dataclasses.asdict(report)
+    data["tickets"] = [t.to_json() if hasattr(t, "to_json") else t for t in report.tickets]
+    data["partial"] = report.partial
+    return data
+
+
+def print_scan(console: Console, report: Any) -> None:
+    from pairscan.tickets import render_console
+
+    head = {
+        "ok": "scan",
+        "already_processed": "scan (bar already processed: only undelivered tickets retried)",
+        "dry_run": "scan --dry-run (nothing written or sent)",
+    }[report.status]
+    console.print(
+        f"{head}: {escape(report.exchange)} {report.timeframe}, bar {format_utc(report.bar_ms)}, "
+        f"{len(report.universe)} symbols, {report.pairs_scanned} pairs scanned, "
+        f"{len(report.selected)} selected"
+        + (" (new selection)" if report.new_selection else "")
+        + f", run {report.run_id}"
+    )
+    if report.tickets:
+        console.print(render_console(report.tickets))
+    elif report.status != "already_processed":
+        console.print("no new tickets")
+    for line in report.dropped:
+        console.print(f"entry not sent: {escape(line)}")
+    if report.delivered:
+        sent = ", ".join(f"{k} {v}" for k, v in report.delivered.items())
+        console.print(f"delivered: {sent}; open positions: {report.open_positions}")
+    for line in (*report.symbol_errors, *report.channel_errors):
+        console.print(f"[red]error:[/red] {escape(line)}")
+
+
+def print_status(console: Console, runs: list[dict[str, Any]], state: Any) -> None:
+    table = Table(title=f"last scans ({len(runs)})")
+    for name in ("started", "bar", "status", "pairs", "tickets", "delivered", "errors"):
+        table.add_column(name)
+    for run in runs:
+        errors = len(run.get("symbol_errors", [])) + len(run.get("channel_errors", []))
+        delivered = ", ".join(f"{k} {v}" for k, v in run.get("delivered", {}).items())
+        table.add_row(
+            format_utc(run.get("started_ms")),
+            format_utc(run.get("bar_ms")),
+            str(run.get("status")),
+            str(run.get("pairs_scanned")),
+            str(len(run.get("tickets", []))),
+            delivered or "-",
+            f"[red]{errors}[/red]" if errors else "0",
+        )
+    console.print(table if runs else "no scan has run yet")
+    if state.exists:
+        console.print(
+            f"state: last processed bar {format_utc(state.last_bar_ms)}, "
+            f"{len(state.open_positions)} open positions (pairs state show)"
+        )

@@ -1,0 +1,445 @@
+"""`pairs scan`: the hourly job, one straight line from the exchange to delivered tickets.
+
+lock -> cache update -> selection in force (stored, or made and stored) -> last-bar statistics
+-> one state-machine step per pair -> sizes -> tickets and new states in ONE transaction ->
+deliver pending tickets per channel -> export -> run record -> unlock. A rerun of an hour
+already processed decides nothing again and only retries undelivered tickets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pairscan.cache import read_panel
+from pairscan.config import Config
+from pairscan.errors import ExchangeError, NotifyError
+from pairscan.fetch import resolve_universe
+from pairscan.jobs.cache_update import UpdateReport, run_cache_update
+from pairscan.jobs.common import (
+    RUN_ID,
+    cache_exchange_id,
+    open_cache,
+    open_source,
+    open_state,
+    run_clock_ms,
+    state_db_path,
+)
+from pairscan.jobs.lock import run_lock
+from pairscan.jobs.positions import BarValues, machine_from_records, records_after_bar
+from pairscan.jobs.scan_decide import (
+    PairDecision,
+    StoredSelection,
+    decide,
+    select_at,
+    tracked_pairs,
+)
+from pairscan.market import MS_PER_HOUR, MarketInfo, last_closed_open_ms, timeframe_ms
+from pairscan.notify import Message, build_channels
+from pairscan.signals import Action
+from pairscan.state import PositionRecord, StateStore
+from pairscan.stats.schedule import Schedule
+from pairscan.tickets import (
+    Leg,
+    Ticket,
+    TicketAction,
+    combine,
+    export_new,
+    load_selection,
+    mark_delivered,
+    outbox_writer,
+    pending,
+    record_failure,
+    selection_writer,
+    ticket_id,
+    to_message,
+)
+
+log = logging.getLogger(__name__)
+
+# Tickets older than this are not sent to a channel that never got them (a channel added
+# later, or one down for two days): a stale instruction is worse than none.
+MAX_TICKET_AGE_MS = 48 * MS_PER_HOUR
+
+
+@dataclass
+class ScanReport:
+    """What one run did. Times UTC ms; `bar_ms` is the open time of the decided bar."""
+
+    run_id: str
+    exchange: str
+    timeframe: str
+    started_ms: int
+    clock_ms: int  # the run's clock (--now, or the wall clock): tickets are stamped with it
+    bar_ms: int
+    status: str = "ok"  # ok | already_processed | dry_run
+    finished_ms: int = 0
+    universe: list[str] = field(default_factory=list)
+    symbol_errors: list[str] = field(default_factory=list)
+    selection_boundary_ms: int | None = None
+    selected: list[list[str]] = field(default_factory=list)
+    new_selection: bool = False
+    pairs_scanned: int = 0
+    tickets: list[Ticket] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    delivered: dict[str, int] = field(default_factory=dict)
+    channel_errors: list[str] = field(default_factory=list)
+    open_positions: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.symbol_errors or self.channel_errors)
+
+
+def run_scan(
+    config: Config,
+    *,
+    now_ms: int | None = None,
+    symbols: Sequence[str] = (),
+    dry_run: bool = False,
+) -> ScanReport:
+    """One hourly scan (see the module docstring). `dry_run` computes and reports the tickets
+    of the next bar but writes and sends nothing (the cache is not updated either)."""
+    clock = run_clock_ms(config, now_ms)
+    tf_ms = timeframe_ms(config.cache.timeframe)
+    report = ScanReport(
+        run_id=uuid.uuid4().hex[:12],
+        exchange=cache_exchange_id(config),
+        timeframe=config.cache.timeframe,
+        started_ms=int(time.time() * 1000),
+        clock_ms=clock,
+        bar_ms=last_closed_open_ms(clock, tf_ms),
+    )
+    RUN_ID.set(report.run_id)
+    lock = config.data_dir / "state" / f"{report.exchange}.lock"
+    with run_lock(lock):
+        started = time.perf_counter()
+        universe = _update_cache(config, clock, symbols, report, dry_run)
+        report.seconds["fetch"] = time.perf_counter() - started
+        if dry_run:
+            # Reads the state when there is one, and never creates it.
+            if state_db_path(config).is_file():
+                with open_state(config, create=False) as state:
+                    _decide_and_commit(config, state, universe, report, dry_run=True)
+            else:
+                _decide_and_commit(config, None, universe, report, dry_run=True)
+        else:
+            with open_state(config) as state:
+                _decide_and_commit(config, state, universe, report, dry_run=False)
+                _deliver(config, state, clock, report)
+                export_new(state, config.data_dir / "tickets" / report.exchange)
+                report.open_positions = len(state.open_positions())
+    report.finished_ms = int(time.time() * 1000)
+    if not dry_run:
+        _record_run(config, report)
+    return report
+
+
+def _update_cache(
+    config: Config, clock: int, symbols: Sequence[str], report: ScanReport, dry_run: bool
+) -> list[str]:
+    if dry_run:
+        # The universe the real run would update (resolving it only reads the exchange).
+        wanted = list(symbols)
+        if not wanted:
+            source = open_source(config, clock)
+            try:
+                wanted = resolve_universe(source, config.universe)
+            finally:
+                source.close()
+        report.universe = wanted
+        return wanted
+    update: UpdateReport = run_cache_update(config, now_ms=clock, symbols=symbols)
+    report.bar_ms = min(
+        report.bar_ms, last_closed_open_ms(update.now_ms, timeframe_ms(config.cache.timeframe))
+    )
+    report.symbol_errors = [f"{s.symbol}: {s.error}" for s in update.failed]
+    report.universe = [s.symbol for s in update.symbols]
+    return report.universe
+
+
+def _decide_and_commit(
+    config: Config, state: StateStore | None, universe: list[str], report: ScanReport, dry_run: bool
+) -> None:
+    started = time.perf_counter()
+    last = state.last_bar_ms() if state is not None else None
+    if last is not None and report.bar_ms <= last:
+        report.status = "already_processed"
+        return
+    tf_ms = timeframe_ms(config.cache.timeframe)
+    sched = Schedule.of(config.stats.formation_days, config.stats.reselect_every_hours)
+    boundary = sched.boundary_of(report.bar_ms)
+    warmup = (
+        config.stats.window_bars + config.stats.z_window_bars + config.sizing.vol_window_bars
+    ) * tf_ms
+    start = min(sched.formation(boundary)[0], report.bar_ms - warmup)
+    with open_cache(config) as store:
+        panel = read_panel(
+            store,
+            report.exchange,
+            universe,
+            config.cache.timeframe,
+            start_ms=start,
+            end_ms=report.bar_ms,
+            max_ffill_bars=config.cache.max_ffill_bars,
+        )
+    stored = load_selection(state, boundary) if state is not None else None
+    if stored is None:
+        selection = select_at(panel, boundary, config)
+        report.new_selection = True
+        log.info(
+            "re-selected at %s: %d pairs %s", boundary, len(selection.pairs()), selection.pairs()
+        )
+    else:
+        selection = StoredSelection.from_payload(boundary, stored[1])
+    report.selection_boundary_ms = boundary
+    report.selected = [list(p) for p in selection.pairs()]
+    records = state.records() if state is not None else {}
+    open_pairs = [k for k, r in records.items() if r.is_open]
+    missing = [s for p in open_pairs for s in p if s not in panel.symbols]
+    pairs = [
+        p
+        for p in tracked_pairs(selection, open_pairs)
+        if p[0] in panel.symbols and p[1] in panel.symbols
+    ]
+    if missing:
+        report.symbol_errors.append(
+            f"open positions on symbols outside the universe: {sorted(set(missing))}"
+        )
+    report.pairs_scanned = len(pairs)
+    markets = _markets(config, report)
+    machine = machine_from_records(pairs, records)
+    open_gross = _open_gross(records, pairs, panel.symbols, panel.close[-1], markets)
+    new_state, decisions = decide(
+        panel, report.bar_ms, selection, pairs, machine, open_gross, markets, config
+    )
+    tickets = [
+        t
+        for d in decisions
+        if (t := _ticket(d, records.get(d.pair), report, config, markets)) is not None
+    ]
+    report.tickets = tickets
+    report.dropped = [
+        f"{d.pair[0]} ~ {d.pair[1]}: {d.size.dropped}"
+        for d in decisions
+        if d.size is not None and d.size.dropped
+    ]
+    report.seconds["decide"] = time.perf_counter() - started
+    if dry_run or state is None:
+        report.status = "dry_run"
+        return
+    action = np.array([d.action for d in decisions], dtype=np.int64)
+    values = _bar_values(decisions)
+    rows = records_after_bar(pairs, records, new_state, action, report.bar_ms, values)
+    writers = [outbox_writer(tickets)]
+    if report.new_selection:
+        writers.append(selection_writer(boundary, selection.to_payload()))
+    state.commit_run(report.bar_ms, rows, extra=combine(*writers), expect_last_bar_ms=last)
+
+
+def _bar_values(decisions: list[PairDecision]) -> BarValues:
+    qy = [d.size.qty_y if d.size is not None and d.size.ok else 0.0 for d in decisions]
+    qx = [d.size.qty_x if d.size is not None and d.size.ok else 0.0 for d in decisions]
+    return BarValues(
+        z=np.array([d.z for d in decisions]),
+        alpha=np.array([d.alpha for d in decisions]),
+        beta=np.array([d.beta for d in decisions]),
+        price_y=np.array([d.price_y for d in decisions]),
+        price_x=np.array([d.price_x for d in decisions]),
+        qty_y=np.array(qy),
+        qty_x=np.array(qx),
+    )
+
+
+def _markets(config: Config, report: ScanReport) -> dict[str, MarketInfo]:
+    try:
+        source = open_source(config, report.bar_ms)
+        try:
+            return source.load_markets()
+        finally:
+            source.close()
+    except ExchangeError as exc:
+        report.symbol_errors.append(f"market filters unavailable: {exc}")
+        return {}
+
+
+def _open_gross(
+    records: dict[tuple[str, str], PositionRecord],
+    pairs: Sequence[tuple[str, str]],
+    symbols: tuple[str, ...],
+    last_close: np.ndarray,
+    markets: dict[str, MarketInfo],
+) -> float:
+    """Gross notional of the open positions at the last closes (the book cap's starting point)."""
+    col = {s: k for k, s in enumerate(symbols)}
+    total = 0.0
+    for (y, x), rec in records.items():
+        if not rec.is_open or y not in col or x not in col:
+            continue
+        for s, q in ((y, rec.qty_y), (x, rec.qty_x)):
+            cs = markets[s].contract_size if s in markets else 1.0
+            total += abs(q) * cs * float(last_close[col[s]])
+    return total
+
+
+def _ticket(
+    d: PairDecision,
+    record: PositionRecord | None,
+    report: ScanReport,
+    config: Config,
+    markets: dict[str, MarketInfo],
+) -> Ticket | None:
+    """The ticket of one decision, or None (hold, a dropped entry, a close of nothing)."""
+    sig = config.signals
+    y, x = d.pair
+    quote = y.split("/")[1].split(":")[0]
+    common: dict[str, Any] = {
+        "exchange": report.exchange,
+        "bar_ms": report.bar_ms,
+        "created_ms": report.clock_ms,
+        "y_symbol": y,
+        "x_symbol": x,
+        "hedge_ratio": d.beta,
+        "z": d.z,
+        "entry_z": sig.entry_z,
+        "exit_z": sig.exit_z,
+        "stop_z": sig.stop_z,
+        "half_life_bars": None if not np.isfinite(d.half_life) else d.half_life,
+        "qvalue": None if not np.isfinite(d.qvalue) else d.qvalue,
+        "quote": quote,
+    }
+    if d.action in (Action.OPEN_LONG, Action.OPEN_SHORT):
+        size = d.size
+        if size is None or not size.ok:
+            return None
+        action: TicketAction = "open_long" if d.action == Action.OPEN_LONG else "open_short"
+        legs = (
+            Leg(
+                y,
+                "buy" if size.qty_y > 0 else "sell",
+                abs(size.qty_y),
+                abs(size.notional_y),
+                d.price_y,
+            ),
+            Leg(
+                x,
+                "buy" if size.qty_x > 0 else "sell",
+                abs(size.qty_x),
+                abs(size.notional_x),
+                d.price_x,
+            ),
+        )
+        return Ticket(
+            id=ticket_id(report.exchange, y, x, report.bar_ms, action),
+            action=action,
+            reason="entry",
+            legs=legs,
+            gross_quote=size.gross_quote,
+            daily_vol_quote=size.daily_vol_quote,
+            var95_quote=size.var95_quote,
+            var99_quote=size.var99_quote,
+            margin_quote=size.margin_quote,
+            pnl_estimate_quote=None,
+            **common,
+        )
+    if d.action != Action.CLOSE or record is None or (record.qty_y == 0.0 and record.qty_x == 0.0):
+        return None
+    cs = {s: (markets[s].contract_size if s in markets else 1.0) for s in (y, x)}
+    pnl = record.qty_y * cs[y] * (
+        d.price_y - (record.entry_price_y or d.price_y)
+    ) + record.qty_x * cs[x] * (d.price_x - (record.entry_price_x or d.price_x))
+    legs = (
+        Leg(
+            y,
+            "sell" if record.qty_y > 0 else "buy",
+            abs(record.qty_y),
+            abs(record.qty_y) * cs[y] * d.price_y,
+            d.price_y,
+        ),
+        Leg(
+            x,
+            "sell" if record.qty_x > 0 else "buy",
+            abs(record.qty_x),
+            abs(record.qty_x) * cs[x] * d.price_x,
+            d.price_x,
+        ),
+    )
+    return Ticket(
+        id=ticket_id(report.exchange, y, x, report.bar_ms, "close"),
+        action="close",
+        reason=d.reason,
+        legs=legs,
+        gross_quote=legs[0].notional_quote + legs[1].notional_quote,
+        daily_vol_quote=0.0,
+        var95_quote=0.0,
+        var99_quote=0.0,
+        margin_quote=0.0,
+        pnl_estimate_quote=pnl,
+        **common,
+    )
+
+
+def _deliver(config: Config, state: StateStore, clock: int, report: ScanReport) -> None:
+    """Every pending ticket to every configured channel, oldest first; a channel that fails
+    stops for this run (its tickets stay pending, in order) and never blocks the others."""
+    started = time.perf_counter()
+    channels, errors = build_channels(config)
+    report.channel_errors.extend(errors)
+    for channel in channels:
+        sent = 0
+        for ticket in pending(state, channel.name, channels_since_ms=clock - MAX_TICKET_AGE_MS):
+            plain, slack, telegram = to_message(ticket)
+            try:
+                channel.send(Message(slack=slack, telegram=telegram, plain=plain))
+            except NotifyError as exc:
+                record_failure(state, ticket.id, channel.name, clock, str(exc))
+                report.channel_errors.append(f"{channel.name}: {exc}")
+                break
+            mark_delivered(state, ticket.id, channel.name, clock)
+            sent += 1
+        report.delivered[channel.name] = sent
+    report.seconds["deliver"] = time.perf_counter() - started
+
+
+def runs_log_path(config: Config) -> Path:
+    return config.data_dir / "state" / f"{cache_exchange_id(config)}-runs.jsonl"
+
+
+def _record_run(config: Config, report: ScanReport) -> None:
+    """Append one JSON line per run (a single write under PIPE_BUF: never a torn line)."""
+    summary = {k: v for k, v in asdict(report).items() if k not in ("tickets", "universe")}
+    summary["tickets"] = [t.id for t in report.tickets]
+    summary["n_symbols"] = len(report.universe)
+    line = (json.dumps(summary, sort_keys=True) + "\n").encode("utf-8")
+    path = runs_log_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def last_runs(config: Config, n: int = 10) -> list[dict[str, object]]:
+    """The newest `n` run records, newest first (for `pairs scan --status`)."""
+    path = runs_log_path(config)
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()[-n:]
+    out = []
+    for line in reversed(lines):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out

@@ -1,0 +1,317 @@
+"""The scan's decision for one closed bar: selection in force, last-bar statistics, one step of
+each pair's state machine, sizes and tickets. Reads arrays, returns values; the scan job does
+the I/O around it (cache, state database, channels).
+
+Every number comes from the code the backtest runs: `stats.select_pairs` on the same
+formation window and eligibility rule, `stats.pair_stats_last` (the last row of the rolling
+kernels), `signals.step_machine`, `sizing.size_pair` / `apply_book_caps` and the lot kernels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from pairscan.backtest.walkforward import eligible_symbols
+from pairscan.cache.align import AlignedPanel
+from pairscan.config import Config
+from pairscan.market import MS_PER_DAY, MarketInfo
+from pairscan.signals import (
+    REASON_NAMES,
+    Action,
+    MachineState,
+    gate_from_selection,
+    machine_params,
+    step_machine,
+)
+from pairscan.sizing import SIDE_LONG, SIDE_SHORT, PairSize, apply_book_caps, size_pair
+from pairscan.sizing.kernels import spread_vol_at_nb
+from pairscan.sizing.target import default_vol_nobs
+from pairscan.stats import kalman_hedge, pair_stats_last
+from pairscan.stats.schedule import Schedule
+from pairscan.stats.selection import select_pairs
+
+Pair = tuple[str, str]
+FloatArray = npt.NDArray[np.float64]
+
+_TABLE_FIELDS = ("y", "x", "reason", "selected", "rank", "half_life", "qvalue", "beta", "alpha")
+
+
+@dataclass(frozen=True)
+class StoredSelection:
+    """One re-selection's table as the scan stores it (JSON in the state database): every
+    candidate pair's orientation, reason, rank and statistics; `eligible` the symbols that
+    entered it."""
+
+    boundary_ms: int
+    eligible: tuple[str, ...]
+    y: tuple[str, ...]
+    x: tuple[str, ...]
+    reason: tuple[str, ...]
+    selected: tuple[bool, ...]
+    rank: tuple[int, ...]
+    half_life: tuple[float, ...]
+    qvalue: tuple[float, ...]
+    beta: tuple[float, ...]
+    alpha: tuple[float, ...]
+
+    def pairs(self) -> list[Pair]:
+        """Selected pairs, best ranked first."""
+        chosen = [
+            (r, (y, x))
+            for y, x, s, r in zip(self.y, self.x, self.selected, self.rank, strict=True)
+            if s
+        ]
+        return [pair for _, pair in sorted(chosen)]
+
+    def value(self, pair: Pair, field: str) -> float:
+        """A statistic of a selected pair (NaN when the pair is not selected this way round)."""
+        for y, x, s, v in zip(self.y, self.x, self.selected, getattr(self, field), strict=True):
+            if s and (y, x) == pair:
+                return float(v)
+        return math.nan
+
+    def to_payload(self) -> dict[str, object]:
+        out: dict[str, object] = {name: list(getattr(self, name)) for name in _TABLE_FIELDS}
+        out["eligible"] = list(self.eligible)
+        # JSON has no NaN: stored as null.
+        for name in ("half_life", "qvalue", "beta", "alpha"):
+            out[name] = [None if not math.isfinite(v) else v for v in getattr(self, name)]
+        return out
+
+    @classmethod
+    def from_payload(cls, boundary_ms: int, payload: Mapping[str, object]) -> StoredSelection:
+        def col(name: str) -> list[object]:
+            value = payload[name]
+            assert isinstance(value, list)
+            return value
+
+        floats = {
+            n: tuple(math.nan if v is None else float(v) for v in col(n))  # type: ignore[arg-type]
+            for n in ("half_life", "qvalue", "beta", "alpha")
+        }
+        return cls(
+            boundary_ms=boundary_ms,
+            eligible=tuple(str(v) for v in col("eligible")),
+            y=tuple(str(v) for v in col("y")),
+            x=tuple(str(v) for v in col("x")),
+            reason=tuple(str(v) for v in col("reason")),
+            selected=tuple(bool(v) for v in col("selected")),
+            rank=tuple(int(v) for v in col("rank")),  # type: ignore[call-overload]
+            **floats,
+        )
+
+
+def select_at(panel: AlignedPanel, boundary_ms: int, config: Config) -> StoredSelection:
+    """The re-selection at `boundary_ms`, exactly as the backtest's walk-forward makes it: on
+    the bars opening in [boundary - formation, boundary), among the eligible symbols."""
+    sched = Schedule.of(config.stats.formation_days, config.stats.reselect_every_hours)
+    start, end = sched.formation(boundary_ms)
+    f0, f1 = (int(v) for v in np.searchsorted(panel.timestamps, [start, end]))
+    rows = slice(f0, f1)
+    real = ~panel.filled & np.isfinite(panel.close)
+    dollar_volume = np.nan_to_num(panel.close * panel.volume)
+    ok, adv = eligible_symbols(panel.close, real, dollar_volume, rows, MS_PER_DAY / panel.tf_ms)
+    names = [s for s, keep in zip(panel.symbols, ok, strict=True) if keep]
+    empty = StoredSelection(boundary_ms, tuple(names), (), (), (), (), (), (), (), (), ())
+    if len(names) < 2 or panel.timestamps.size == 0 or int(panel.timestamps[0]) > start:
+        return empty
+    sel = select_pairs(panel.close[rows][:, ok], names, adv[ok], config.stats)
+    return StoredSelection(
+        boundary_ms=boundary_ms,
+        eligible=tuple(names),
+        y=tuple(str(v) for v in sel.y),
+        x=tuple(str(v) for v in sel.x),
+        reason=tuple(str(v) for v in sel.reason),
+        selected=tuple(bool(v) for v in sel.selected),
+        rank=tuple(int(v) for v in sel.rank),
+        half_life=tuple(float(v) for v in sel.half_life),
+        qvalue=tuple(float(v) for v in sel.qvalue),
+        beta=tuple(float(v) for v in sel.beta),
+        alpha=tuple(float(v) for v in sel.alpha),
+    )
+
+
+@dataclass(frozen=True)
+class PairDecision:
+    """One tracked pair at the bar: its statistics, the machine's action and reason, and the
+    sized entry (None unless it opens; `size.dropped` says why an entry sends nothing)."""
+
+    pair: Pair
+    z: float
+    alpha: float
+    beta: float
+    half_life: float
+    qvalue: float
+    price_y: float
+    price_x: float
+    action: int
+    reason: str
+    size: PairSize | None
+
+
+def last_bar_stats(
+    panel: AlignedPanel, pairs: Sequence[Pair], config: Config
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(alpha, beta, z) of each pair at the panel's last bar, by the configured hedge."""
+    col = {s: k for k, s in enumerate(panel.symbols)}
+    iy = np.array([col[y] for y, _ in pairs], dtype=np.int64)
+    ix = np.array([col[x] for _, x in pairs], dtype=np.int64)
+    log_close = np.log(panel.close)
+    if not pairs:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    stats = config.stats
+    if stats.hedge == "kalman":
+        out = [
+            kalman_hedge(
+                log_close[:, a],
+                log_close[:, b],
+                delta=stats.kalman_delta,
+                obs_var=stats.kalman_obs_var,
+            )
+            for a, b in zip(iy, ix, strict=True)
+        ]
+        return (
+            np.array([k.alpha[-1] for k in out]),
+            np.array([k.beta[-1] for k in out]),
+            np.array([k.zscore[-1] for k in out]),
+        )
+    n = panel.timestamps.size
+    window, z_window = min(stats.window_bars, n), min(stats.z_window_bars, n)
+    alpha, beta, _, z = pair_stats_last(log_close, iy, ix, window, z_window)
+    if n < stats.window_bars + stats.z_window_bars - 1:  # not enough history: no decision
+        z = np.full_like(z, np.nan)
+    return alpha, beta, z
+
+
+def bars_since_real(panel: AlignedPanel, symbol: str, bar_ms: int) -> int:
+    """Bars from the last real (not forward-filled) candle of `symbol` to `bar_ms`."""
+    k = panel.symbols.index(symbol)
+    real = ~panel.filled[:, k] & np.isfinite(panel.close[:, k])
+    rows = np.flatnonzero(real)
+    if rows.size == 0:
+        return 10**9
+    return max(0, (bar_ms - int(panel.timestamps[rows[-1]])) // panel.tf_ms)
+
+
+def decide(
+    panel: AlignedPanel,
+    bar_ms: int,
+    selection: StoredSelection,
+    pairs: Sequence[Pair],
+    machine: MachineState,
+    open_gross_quote: float,
+    markets: Mapping[str, MarketInfo],
+    config: Config,
+) -> tuple[MachineState, list[PairDecision]]:
+    """Step every tracked pair one bar and size the entries (book cap in `pairs` order)."""
+    alpha, beta, z = last_bar_stats(panel, pairs, config)
+    half_life = np.array([selection.value(p, "half_life") for p in pairs])
+    gate = gate_from_selection(selection, pairs)
+    stale = np.array(
+        [
+            max(bars_since_real(panel, y, bar_ms), bars_since_real(panel, x, bar_ms))
+            for y, x in pairs
+        ],
+        dtype=np.int64,
+    )
+    new, action, reason = step_machine(
+        machine, z, half_life, machine_params(config.signals), gate=gate, bars_stale=stale
+    )
+    col = {s: k for k, s in enumerate(panel.symbols)}
+    last = panel.close[-1]
+    sizes: dict[int, PairSize] = {}
+    for k, (y, x) in enumerate(pairs):
+        if action[k] in (Action.OPEN_LONG, Action.OPEN_SHORT):
+            sizes[k] = _size_entry(
+                panel,
+                col[y],
+                col[x],
+                float(beta[k]),
+                int(action[k]),
+                markets.get(y),
+                markets.get(x),
+                config,
+            )
+    capped = apply_book_caps([sizes[k] for k in sorted(sizes)], open_gross_quote, config.sizing)
+    sizes = dict(zip(sorted(sizes), capped, strict=True))
+    decisions = [
+        PairDecision(
+            pair=p,
+            z=float(z[k]),
+            alpha=float(alpha[k]),
+            beta=float(beta[k]),
+            half_life=float(half_life[k]),
+            qvalue=selection.value(p, "qvalue"),
+            price_y=float(last[col[p[0]]]),
+            price_x=float(last[col[p[1]]]),
+            action=int(action[k]),
+            reason="entry"
+            if action[k] in (Action.OPEN_LONG, Action.OPEN_SHORT)
+            else REASON_NAMES[int(reason[k])],
+            size=sizes.get(k),
+        )
+        for k, p in enumerate(pairs)
+    ]
+    return new, decisions
+
+
+def _size_entry(
+    panel: AlignedPanel,
+    cy: int,
+    cx: int,
+    beta: float,
+    action: int,
+    market_y: MarketInfo | None,
+    market_x: MarketInfo | None,
+    config: Config,
+) -> PairSize:
+    log_close = np.log(panel.close)
+    window = config.sizing.vol_window_bars
+    t = panel.timestamps.size - 1
+    vol = spread_vol_at_nb(
+        np.ascontiguousarray(log_close[:, cy]),
+        np.ascontiguousarray(log_close[:, cx]),
+        beta,
+        t,
+        window,
+        default_vol_nobs(window),
+    )
+    side = SIDE_LONG if action == Action.OPEN_LONG else SIDE_SHORT
+    my = market_y or _unknown_market(panel.symbols[cy])
+    mx = market_x or _unknown_market(panel.symbols[cx])
+    return size_pair(
+        side,
+        beta,
+        vol,
+        float(panel.close[t, cy]),
+        float(panel.close[t, cx]),
+        my,
+        mx,
+        config.sizing,
+        panel.tf_ms,
+    )
+
+
+def _unknown_market(symbol: str) -> MarketInfo:
+    """A market the exchange no longer lists: inactive, so sizing drops the ticket, saying so."""
+    base, _, rest = symbol.partition("/")
+    quote = rest.split(":")[0]
+    return MarketInfo(
+        symbol=symbol,
+        base=base,
+        quote=quote,
+        type="swap" if ":" in symbol else "spot",
+        active=False,
+    )
+
+
+def tracked_pairs(selection: StoredSelection, open_pairs: Sequence[Pair]) -> list[Pair]:
+    """Selected pairs in rank order, then the pairs with an open position that were not
+    re-selected (they are tracked until the machine closes them)."""
+    chosen = selection.pairs()
+    return chosen + [p for p in open_pairs if p not in chosen]
