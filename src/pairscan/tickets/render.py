@@ -407,43 +407,37 @@ def to_message(ticket: Ticket) -> Rendered:
 
 
 def render_console(tickets: Sequence[Ticket]) -> Table:
-    """A rich table of tickets, one row each (cells are `Text`, so symbols are never read
-    as console markup)."""
+    """A rich table of tickets, one row each, narrow enough for a 140-column cron log (the
+    full detail is in each ticket's plain text). Cells are `Text`, so symbols are never read
+    as console markup."""
     table = Table(title="Trade tickets", show_lines=True)
     for name, justify in (
-        ("bar (UTC)", "left"),
         ("action", "left"),
-        ("pair", "left"),
-        ("legs", "left"),
+        ("legs (y, then x)", "left"),
         ("z (entry/exit/stop)", "right"),
         ("hedge", "right"),
-        ("half-life", "right"),
-        ("q", "right"),
-        ("1-day vol", "right"),
-        ("VaR95", "right"),
-        ("margin", "right"),
+        ("risk", "right"),
         ("est. P&L", "right"),
-        ("id", "left"),
+        ("bar (UTC) / id", "left"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for t in tickets:
+        risk = (
+            f"vol {_money(t.daily_vol_quote)}/day\nVaR95 {_money(t.var95_quote)}"
+            if not t.is_close
+            else ""
+        )
         table.add_row(
             *(
                 Text(cell)
                 for cell in (
-                    format_utc(t.bar_ms),
                     f"{_headline(t)}\n{t.reason}",
-                    f"{t.y_symbol}\n~ {t.x_symbol}",
                     "\n".join(_leg_text(leg, t.quote) for leg in t.legs),
-                    f"{_z(t.z)} ({_level(t.entry_z)}/{_level(t.exit_z)}/{_level(t.stop_z)})",
+                    f"{_z(t.z)}\n({_level(t.entry_z)}/{_level(t.exit_z)}/{_level(t.stop_z)})",
                     f"{t.hedge_ratio:.3g}",
-                    _half_life(t.half_life_bars),
-                    _qvalue(t.qvalue),
-                    f"{_money(t.daily_vol_quote)} {t.quote}",
-                    _money(t.var95_quote),
-                    _money(t.margin_quote),
+                    risk,
                     "" if t.pnl_estimate_quote is None else _pnl(t.pnl_estimate_quote),
-                    t.id,
+                    f"{format_utc(t.bar_ms)}\n{t.id}",
                 )
             )
         )
