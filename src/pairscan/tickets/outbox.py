@@ -478,3 +478,29 @@ def _csv_seq_id(line: str, path: Path) -> tuple[int, str]:
             f"{path}: the last line is not a ticket export row; move the file aside "
             f"(mv {path} {path}.old) and rerun"
         ) from None
+
+
+def selection_boundaries(store: StateStore) -> list[int]:
+    """Every stored selection's boundary (UTC ms), ascending."""
+    if not _has_outbox(store):
+        return []
+    with store.transaction(write=False) as con:
+        rows = con.execute("SELECT boundary_ms FROM selections ORDER BY boundary_ms").fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def get_meta(store: StateStore, key: str) -> str | None:
+    """A small piece of the scan's bookkeeping (e.g. the day of the last digest), or None."""
+    with store.transaction(write=False) as con:
+        row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(store: StateStore, key: str, value: str) -> None:
+    """Set a bookkeeping value in its own small transaction."""
+    with store.transaction() as con:
+        con.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
