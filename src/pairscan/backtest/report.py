@@ -94,12 +94,14 @@ def ledger_frame(result: BacktestResult) -> pd.DataFrame:
 
 
 def equity_frame(result: BacktestResult) -> pd.DataFrame:
-    """Per bar close: equity, gross and net exposure (quote currency) and drawdown (fraction)."""
+    """Per bar close: equity, cash (equity minus the positions' signed value), gross and net
+    exposure (quote currency) and drawdown (fraction)."""
     equity = result.equity
     peak = np.maximum.accumulate(equity)
     return pd.DataFrame(
         {
             "equity": equity,
+            "cash": equity - result.net,
             "gross": result.gross,
             "net": result.net,
             "drawdown": equity / peak - 1.0,
