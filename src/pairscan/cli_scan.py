@@ -14,6 +14,7 @@ from pairscan.market import format_utc
 
 def scan_json(report: Any) -> dict[str, Any]:
     data: dict[str, Any] = dataclasses.asdict(report)
+    data.pop("markets", None)
     data["tickets"] = [t.to_json() if hasattr(t, "to_json") else t for t in report.tickets]
     data["partial"] = report.partial
     return data
@@ -43,6 +44,15 @@ def print_scan(console: Console, report: Any) -> None:
     if report.delivered:
         sent = ", ".join(f"{k} {v}" for k, v in report.delivered.items())
         console.print(f"delivered: {sent}; open positions: {report.open_positions}")
+    book = report.book
+    if book:
+        quote = book.get("quote") or ""
+        console.print(
+            f"paper book: {book['open_positions']} open, {book['closed_positions']} closed; "
+            f"P&L {book['total']:+,.2f} {quote} (unrealised {book['unrealised']:+,.2f}, "
+            f"realised {book['realised']:+,.2f}, fees {book['fees']:,.2f}, "
+            f"funding {book['funding']:,.2f})"
+        )
     for line in (*report.symbol_errors, *report.channel_errors):
         console.print(f"[red]error:[/red] {escape(line)}")
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pairscan.backtest.report import ledger_frame
-from pairscan.config import load_config
+from pairscan.config import Config, load_config
 from pairscan.jobs.backtest import run_backtest_job
 from pairscan.jobs.scan import run_scan
 from pairscan.market import MS_PER_HOUR, parse_utc
@@ -25,14 +25,18 @@ START = parse_utc("2026-04-13T00:05Z")
 HOURS = 72
 
 
-@pytest.mark.slow
-def test_hourly_scans_make_the_backtests_trades(tmp_path: Path) -> None:
+def _config(folder: Path) -> Config:
     symbols = ", ".join(PERPS)
-    (tmp_path / "config.yaml").write_text(
+    (folder / "config.yaml").write_text(
         f"data_dir: data\nexchange: {{id: demo}}\nuniverse: {{symbols: [{symbols}]}}\n",
         encoding="utf-8",
     )
-    config = load_config(tmp_path / "config.yaml", env={})
+    return load_config(folder / "config.yaml", env={})
+
+
+@pytest.mark.slow
+def test_hourly_scans_make_the_backtests_trades(tmp_path: Path) -> None:
+    config = _config(tmp_path)
     tickets = []
     for hour in range(HOURS):
         report = run_scan(config, now_ms=START + hour * MS_PER_HOUR)
@@ -58,3 +62,19 @@ def test_hourly_scans_make_the_backtests_trades(tmp_path: Path) -> None:
         kind = "close" if t.action == "close" else "open"
         got.add((kind, t.y_symbol, t.x_symbol, fill, qty[0], qty[1]))
     assert got == expected
+
+
+@pytest.mark.slow
+def test_missed_runs_are_caught_up_bar_by_bar(tmp_path: Path) -> None:
+    """Cron skipped hours (runs at 0, 5, 6, 17 and 30 h): the scan decides every missed bar in
+    order, so state and tickets are those of the hourly runs."""
+    hourly, gappy = tmp_path / "hourly", tmp_path / "gappy"
+    hourly.mkdir()
+    gappy.mkdir()
+    a, b = _config(hourly), _config(gappy)
+    want = [t for h in range(31) for t in run_scan(a, now_ms=START + h * MS_PER_HOUR).tickets]
+    got = [
+        t for h in (0, 5, 6, 17, 30) for t in run_scan(b, now_ms=START + h * MS_PER_HOUR).tickets
+    ]
+    assert len(want) >= 5  # five entries in the first 31 hours
+    assert [t.to_json() for t in got] == [t.to_json() for t in want]

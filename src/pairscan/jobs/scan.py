@@ -8,6 +8,7 @@ already processed decides nothing again and only retries undelivered tickets.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from pairscan.cache import read_panel
+from pairscan.cache.align import AlignedPanel
 from pairscan.config import Config
 from pairscan.errors import ExchangeError, NotifyError
 from pairscan.fetch import resolve_universe
@@ -34,6 +36,7 @@ from pairscan.jobs.common import (
     run_clock_ms,
     state_db_path,
 )
+from pairscan.jobs.digest import digest_due, paper_book, send_digest
 from pairscan.jobs.lock import run_lock
 from pairscan.jobs.positions import BarValues, machine_from_records, records_after_bar
 from pairscan.jobs.scan_decide import (
@@ -44,7 +47,7 @@ from pairscan.jobs.scan_decide import (
     tracked_pairs,
 )
 from pairscan.market import MS_PER_HOUR, MarketInfo, last_closed_open_ms, timeframe_ms
-from pairscan.notify import Message, build_channels
+from pairscan.notify import Channel, Message, build_channels
 from pairscan.signals import Action
 from pairscan.state import PositionRecord, StateStore
 from pairscan.stats.schedule import Schedule
@@ -69,6 +72,8 @@ log = logging.getLogger(__name__)
 # Tickets older than this are not sent to a channel that never got them (a channel added
 # later, or one down for two days): a stale instruction is worse than none.
 MAX_TICKET_AGE_MS = 48 * MS_PER_HOUR
+# Bars a run catches up after missed runs (a week of hourly bars); older ones are skipped.
+MAX_CATCHUP_BARS = 168
 
 
 @dataclass
@@ -94,6 +99,8 @@ class ScanReport:
     delivered: dict[str, int] = field(default_factory=dict)
     channel_errors: list[str] = field(default_factory=list)
     open_positions: int = 0
+    book: dict[str, object] = field(default_factory=dict)  # the paper book's totals
+    markets: dict[str, MarketInfo] = field(default_factory=dict, repr=False)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -136,9 +143,10 @@ def run_scan(
         else:
             with open_state(config) as state:
                 _decide_and_commit(config, state, universe, report, dry_run=False)
-                _deliver(config, state, clock, report)
+                channels = _deliver(config, state, clock, report)
                 export_new(state, config.data_dir / "tickets" / report.exchange)
                 report.open_positions = len(state.open_positions())
+                _book_and_digest(config, state, channels, report)
     report.finished_ms = int(time.time() * 1000)
     if not dry_run:
         _record_run(config, report)
@@ -169,20 +177,29 @@ def _update_cache(
 
 
 def _decide_and_commit(
-    config: Config, state: StateStore | None, universe: list[str], report: ScanReport, dry_run: bool
+    config: Config,
+    state: StateStore | None,
+    universe: list[str],
+    report: ScanReport,
+    dry_run: bool,
 ) -> None:
+    """Decide every bar not processed yet, oldest first, one commit each: when cron skipped
+    hours (machine down, a long outage), the missed bars are caught up in order, so the state
+    and the tickets are what hourly runs would have made (each ticket says its bar; tickets
+    older than MAX_TICKET_AGE_MS are kept but not sent). A dry run decides the newest bar only.
+    """
     started = time.perf_counter()
     last = state.last_bar_ms() if state is not None else None
     if last is not None and report.bar_ms <= last:
         report.status = "already_processed"
         return
     tf_ms = timeframe_ms(config.cache.timeframe)
+    bars = _bars_to_decide(last, report.bar_ms, tf_ms, dry_run)
     sched = Schedule.of(config.stats.formation_days, config.stats.reselect_every_hours)
-    boundary = sched.boundary_of(report.bar_ms)
     warmup = (
         config.stats.window_bars + config.stats.z_window_bars + config.sizing.vol_window_bars
     ) * tf_ms
-    start = min(sched.formation(boundary)[0], report.bar_ms - warmup)
+    start = min(sched.formation(sched.boundary_of(bars[0]))[0], bars[0] - warmup)
     with open_cache(config) as store:
         panel = read_panel(
             store,
@@ -193,7 +210,57 @@ def _decide_and_commit(
             end_ms=report.bar_ms,
             max_ffill_bars=config.cache.max_ffill_bars,
         )
+    report.markets = _markets(config, report)
+    for bar in bars:
+        _decide_bar(config, state, _up_to(panel, bar), bar, sched, report, dry_run)
+    report.seconds["decide"] = time.perf_counter() - started
+
+
+def _bars_to_decide(last: int | None, bar_ms: int, tf_ms: int, dry_run: bool) -> list[int]:
+    if last is None or dry_run:
+        return [bar_ms]
+    first = max(last + tf_ms, bar_ms - (MAX_CATCHUP_BARS - 1) * tf_ms)
+    if first > last + tf_ms:
+        log.warning(
+            "%d bars since the last processed one: catching up the last %d only",
+            (bar_ms - last) // tf_ms,
+            MAX_CATCHUP_BARS,
+        )
+    return list(range(first, bar_ms + 1, tf_ms))
+
+
+def _up_to(panel: AlignedPanel, bar_ms: int) -> AlignedPanel:
+    """The panel's rows up to and including the bar opening at `bar_ms`."""
+    end = int(np.searchsorted(panel.timestamps, bar_ms, side="right"))
+    if end == panel.timestamps.size:
+        return panel
+    rows = slice(0, end)
+    return dataclasses.replace(
+        panel,
+        timestamps=panel.timestamps[rows],
+        open=panel.open[rows],
+        high=panel.high[rows],
+        low=panel.low[rows],
+        close=panel.close[rows],
+        volume=panel.volume[rows],
+        filled=panel.filled[rows],
+    )
+
+
+def _decide_bar(
+    config: Config,
+    state: StateStore | None,
+    panel: AlignedPanel,
+    bar_ms: int,
+    sched: Schedule,
+    report: ScanReport,
+    dry_run: bool,
+) -> None:
+    """One bar: the selection in force, a machine step for every tracked pair, sizes, tickets;
+    the new states and the tickets committed together."""
+    boundary = sched.boundary_of(bar_ms)
     stored = load_selection(state, boundary) if state is not None else None
+    new_selection = stored is None
     if stored is None:
         selection = select_at(panel, boundary, config)
         report.new_selection = True
@@ -206,45 +273,37 @@ def _decide_and_commit(
     report.selected = [list(p) for p in selection.pairs()]
     records = state.records() if state is not None else {}
     open_pairs = [k for k, r in records.items() if r.is_open]
-    missing = [s for p in open_pairs for s in p if s not in panel.symbols]
-    pairs = [
-        p
-        for p in tracked_pairs(selection, open_pairs)
-        if p[0] in panel.symbols and p[1] in panel.symbols
-    ]
+    missing = sorted({s for p in open_pairs for s in p if s not in panel.symbols})
     if missing:
-        report.symbol_errors.append(
-            f"open positions on symbols outside the universe: {sorted(set(missing))}"
-        )
+        report.symbol_errors.append(f"open positions on symbols outside the universe: {missing}")
+    pairs = [p for p in tracked_pairs(selection, open_pairs) if set(p) <= set(panel.symbols)]
     report.pairs_scanned = len(pairs)
-    markets = _markets(config, report)
+    markets = report.markets
     machine = machine_from_records(pairs, records)
     open_gross = _open_gross(records, pairs, panel.symbols, panel.close[-1], markets)
     new_state, decisions = decide(
-        panel, report.bar_ms, selection, pairs, machine, open_gross, markets, config
+        panel, bar_ms, selection, pairs, machine, open_gross, markets, config
     )
     tickets = [
         t
         for d in decisions
-        if (t := _ticket(d, records.get(d.pair), report, config, markets)) is not None
+        if (t := _ticket(d, records.get(d.pair), bar_ms, report, config, markets)) is not None
     ]
-    report.tickets = tickets
-    report.dropped = [
+    report.tickets.extend(tickets)
+    report.dropped.extend(
         f"{d.pair[0]} ~ {d.pair[1]}: {d.size.dropped}"
         for d in decisions
         if d.size is not None and d.size.dropped
-    ]
-    report.seconds["decide"] = time.perf_counter() - started
+    )
     if dry_run or state is None:
         report.status = "dry_run"
         return
     action = np.array([d.action for d in decisions], dtype=np.int64)
-    values = _bar_values(decisions)
-    rows = records_after_bar(pairs, records, new_state, action, report.bar_ms, values)
+    rows = records_after_bar(pairs, records, new_state, action, bar_ms, _bar_values(decisions))
     writers = [outbox_writer(tickets)]
-    if report.new_selection:
+    if new_selection:
         writers.append(selection_writer(boundary, selection.to_payload()))
-    state.commit_run(report.bar_ms, rows, extra=combine(*writers), expect_last_bar_ms=last)
+    state.commit_run(bar_ms, rows, extra=combine(*writers), expect_last_bar_ms=state.last_bar_ms())
 
 
 def _bar_values(decisions: list[PairDecision]) -> BarValues:
@@ -295,6 +354,7 @@ def _open_gross(
 def _ticket(
     d: PairDecision,
     record: PositionRecord | None,
+    bar_ms: int,
     report: ScanReport,
     config: Config,
     markets: dict[str, MarketInfo],
@@ -305,8 +365,9 @@ def _ticket(
     quote = y.split("/")[1].split(":")[0]
     common: dict[str, Any] = {
         "exchange": report.exchange,
-        "bar_ms": report.bar_ms,
-        "created_ms": report.clock_ms,
+        "bar_ms": bar_ms,
+        # Decided at the bar's close: also for bars caught up after missed runs.
+        "created_ms": bar_ms + timeframe_ms(report.timeframe),
         "y_symbol": y,
         "x_symbol": x,
         "hedge_ratio": d.beta,
@@ -340,7 +401,7 @@ def _ticket(
             ),
         )
         return Ticket(
-            id=ticket_id(report.exchange, y, x, report.bar_ms, action),
+            id=ticket_id(report.exchange, y, x, bar_ms, action),
             action=action,
             reason="entry",
             legs=legs,
@@ -375,7 +436,7 @@ def _ticket(
         ),
     )
     return Ticket(
-        id=ticket_id(report.exchange, y, x, report.bar_ms, "close"),
+        id=ticket_id(report.exchange, y, x, bar_ms, "close"),
         action="close",
         reason=d.reason,
         legs=legs,
@@ -389,7 +450,7 @@ def _ticket(
     )
 
 
-def _deliver(config: Config, state: StateStore, clock: int, report: ScanReport) -> None:
+def _deliver(config: Config, state: StateStore, clock: int, report: ScanReport) -> list[Channel]:
     """Every pending ticket to every configured channel, oldest first; a channel that fails
     stops for this run (its tickets stay pending, in order) and never blocks the others."""
     started = time.perf_counter()
@@ -409,6 +470,35 @@ def _deliver(config: Config, state: StateStore, clock: int, report: ScanReport) 
             sent += 1
         report.delivered[channel.name] = sent
     report.seconds["deliver"] = time.perf_counter() - started
+    return channels
+
+
+def _book_and_digest(
+    config: Config, state: StateStore, channels: list[Channel], report: ScanReport
+) -> None:
+    """The paper book at the latest cached closes, into the report; the daily digest when due.
+    Neither may fail the run: trouble is reported as a channel error."""
+    closes = {}
+    with open_cache(config) as store:
+        for symbol in report.universe:
+            candles = store.read_candles(
+                report.exchange, symbol, config.cache.timeframe, report.bar_ms, report.bar_ms
+            )
+            if len(candles):
+                closes[symbol] = float(candles.close[-1])
+        book = paper_book(state, store, report.exchange, closes, report.markets, report.bar_ms)
+    report.book = {
+        "open_positions": len(book.open_positions),
+        "closed_positions": len(book.closed_positions),
+        "unrealised": book.unrealised_quote,
+        "realised": book.realised_quote,
+        "total": book.total_pnl_quote,
+        "fees": book.fees_quote,
+        "funding": book.funding_quote,
+        "quote": book.quote,
+    }
+    if digest_due(state, config, report.bar_ms):
+        report.channel_errors.extend(send_digest(state, channels, book, report.bar_ms))
 
 
 def runs_log_path(config: Config) -> Path:
@@ -417,7 +507,9 @@ def runs_log_path(config: Config) -> Path:
 
 def _record_run(config: Config, report: ScanReport) -> None:
     """Append one JSON line per run (a single write under PIPE_BUF: never a torn line)."""
-    summary = {k: v for k, v in asdict(report).items() if k not in ("tickets", "universe")}
+    summary = {
+        k: v for k, v in asdict(report).items() if k not in ("tickets", "universe", "markets")
+    }
     summary["tickets"] = [t.id for t in report.tickets]
     summary["n_symbols"] = len(report.universe)
     line = (json.dumps(summary, sort_keys=True) + "\n").encode("utf-8")
