@@ -15,6 +15,8 @@ import numpy.typing as npt
 from pairscan.config import SizingConfig
 from pairscan.market import MS_PER_DAY, FloatArray
 from pairscan.sizing.kernels import spread_return_vol_nb, target_notional_nb
+from pairscan.stats.ols import _as_2d, _check_int
+from pairscan.stats.ols import _check_same_shape as _check_shape
 
 __all__ = ["bars_per_year", "default_vol_nobs", "spread_vol", "target_notional"]
 
@@ -32,31 +34,6 @@ def bars_per_year(timeframe_ms: int) -> float:
 def _check_timeframe_ms(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) <= 0:
         raise ValueError(f"timeframe_ms: expected a positive bar length in ms, got {value!r}")
-    return int(value)
-
-
-def _as_2d(value: Any, name: str) -> tuple[FloatArray, bool]:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected a numeric array, got {type(value).__name__}") from exc
-    if arr.ndim == 1:
-        return np.ascontiguousarray(arr.reshape(-1, 1)), True
-    if arr.ndim != 2:
-        raise ValueError(f"{name}: expected a 1-D or 2-D (n_bars, n_pairs) array, got {arr.ndim}-D")
-    return np.ascontiguousarray(arr), False
-
-
-def _check_shape(ref: FloatArray, ref_name: str, other: FloatArray, name: str) -> None:
-    if other.shape != ref.shape:
-        raise ValueError(f"{name}: shape {other.shape} does not match {ref_name} shape {ref.shape}")
-
-
-def _check_int(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name}: expected an integer number of bars, got {value!r}")
-    if not low <= int(value) <= high:
-        raise ValueError(f"{name}: must be between {low} and {high} bars, got {int(value)}")
     return int(value)
 
 
