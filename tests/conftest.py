@@ -31,6 +31,9 @@ def restore_logging() -> Iterator[None]:
     handlers, level = root.handlers[:], root.level
     noisy = {name: logging.getLogger(name).level for name in ("ccxt", "urllib3")}
     yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()  # the `--log-json` file of the last invocation
     root.handlers[:] = handlers
     root.setLevel(level)
     for name, old in noisy.items():

@@ -94,10 +94,15 @@ class _JsonFormatter(logging.Formatter):
         )
 
 
+class _JsonLogHandler(RotatingFileHandler):
+    """The `--log-json` file handler (a type of its own, so that only it is closed when the
+    logging is set up again in the same process)."""
+
+
 def _add_json_log(path: Path) -> None:
     """JSON lines to `path`, rotated at 5 MB (5 files kept), beside the stderr log."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+    handler = _JsonLogHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
     handler.setFormatter(_JsonFormatter())
     logging.getLogger().addHandler(handler)
 
@@ -112,6 +117,9 @@ def _setup_logging(verbosity: int) -> None:
         )
     )
     root = logging.getLogger()
+    for old in root.handlers:
+        if isinstance(old, _JsonLogHandler):  # a previous invocation's file (CliRunner)
+            old.close()
     root.handlers[:] = [handler]
     root.setLevel(level)
     # ccxt and urllib3 log request URLs (signed queries included) at DEBUG.

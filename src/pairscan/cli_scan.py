@@ -15,7 +15,8 @@ from pairscan.market import format_utc
 def scan_json(report: Any) -> dict[str, Any]:
     data: dict[str, Any] = dataclasses.asdict(report)
     data.pop("markets", None)
-    data["tickets"] = [t.to_json() if hasattr(t, "to_json") else t for t in report.tickets]
+    # Objects, not JSON text inside the JSON.
+    data["tickets"] = [t.to_dict() if hasattr(t, "to_dict") else t for t in report.tickets]
     data["partial"] = report.partial
     return data
 

@@ -119,7 +119,7 @@ def send_digest(
             channel.send(message)
             sent += 1
         except NotifyError as exc:
-            errors.append(f"{channel.name} (digest): {exc}")
+            errors.append(f"digest: {exc}")  # the error names its channel
     if sent:
         set_meta(state, LAST_DIGEST_KEY, str(bar_ms // MS_PER_DAY))
     return errors

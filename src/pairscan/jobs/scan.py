@@ -8,13 +8,15 @@ already processed decides nothing again and only retries undelivered tickets.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,6 @@ from pairscan.cache import read_panel
 from pairscan.cache.align import AlignedPanel
 from pairscan.config import Config
 from pairscan.errors import ExchangeError, NotifyError
-from pairscan.fetch import resolve_universe
 from pairscan.jobs.cache_update import UpdateReport, run_cache_update
 from pairscan.jobs.common import (
     RUN_ID,
@@ -116,7 +117,9 @@ def run_scan(
     dry_run: bool = False,
 ) -> ScanReport:
     """One hourly scan (see the module docstring). `dry_run` computes and reports the tickets
-    of the next bar but writes and sends nothing (the cache is not updated either)."""
+    the run would make, on the bars it would fetch, but writes and sends nothing: the new bars
+    go to a throwaway copy of the cache, the state is only read, and no lock is taken (a dry
+    run must never make the hourly run exit 3)."""
     clock = run_clock_ms(config, now_ms)
     tf_ms = timeframe_ms(config.cache.timeframe)
     report = ScanReport(
@@ -128,51 +131,62 @@ def run_scan(
         bar_ms=last_closed_open_ms(clock, tf_ms),
     )
     RUN_ID.set(report.run_id)
-    lock = config.data_dir / "state" / f"{report.exchange}.lock"
-    with run_lock(lock):
-        started = time.perf_counter()
-        universe = _update_cache(config, clock, symbols, report, dry_run)
-        report.seconds["fetch"] = time.perf_counter() - started
-        if dry_run:
+    if dry_run:
+        with _scratch_cache(config) as scratch:
+            universe = _update_cache(scratch, clock, symbols, report)
             # Reads the state when there is one, and never creates it.
             if state_db_path(config).is_file():
                 with open_state(config, create=False) as state:
-                    _decide_and_commit(config, state, universe, report, dry_run=True)
+                    _decide_and_commit(scratch, state, universe, report, dry_run=True)
             else:
-                _decide_and_commit(config, None, universe, report, dry_run=True)
-        else:
-            with open_state(config) as state:
-                _decide_and_commit(config, state, universe, report, dry_run=False)
-                channels = _deliver(config, state, clock, report)
-                export_new(state, config.data_dir / "tickets" / report.exchange)
-                report.open_positions = len(state.open_positions())
-                _book_and_digest(config, state, channels, report)
+                _decide_and_commit(scratch, None, universe, report, dry_run=True)
+        report.finished_ms = int(time.time() * 1000)
+        return report
+    lock = config.data_dir / "state" / f"{report.exchange}.lock"
+    with run_lock(lock):
+        universe = _update_cache(config, clock, symbols, report)
+        with open_state(config) as state:
+            _decide_and_commit(config, state, universe, report, dry_run=False)
+            channels = _deliver(config, state, clock, report)
+            export_new(state, config.data_dir / "tickets" / report.exchange)
+            report.open_positions = len(state.open_positions())
+            _book_and_digest(config, state, channels, report)
     report.finished_ms = int(time.time() * 1000)
-    if not dry_run:
-        _record_run(config, report)
+    _record_run(config, report)
     return report
 
 
+@contextlib.contextmanager
+def _scratch_cache(config: Config) -> Iterator[Config]:
+    """`config` with its cache replaced by a throwaway copy of the cached candles of this
+    exchange and timeframe (funding is not needed to decide), for a dry run to update."""
+    exchange, timeframe = cache_exchange_id(config), config.cache.timeframe
+    with tempfile.TemporaryDirectory(prefix="pairscan-dry-run-") as folder:
+        scratch = dataclasses.replace(
+            config,
+            data_dir=Path(folder),
+            cache=dataclasses.replace(config.cache, funding=False),
+        )
+        if (config.data_dir / "cache").is_dir():
+            with open_cache(config) as real, open_cache(scratch) as copy:
+                for key in real.list_series(exchange):
+                    if key.timeframe == timeframe:
+                        candles = real.read_candles(exchange, key.symbol, timeframe)
+                        copy.write_candles(exchange, key.symbol, timeframe, candles)
+        yield scratch
+
+
 def _update_cache(
-    config: Config, clock: int, symbols: Sequence[str], report: ScanReport, dry_run: bool
+    config: Config, clock: int, symbols: Sequence[str], report: ScanReport
 ) -> list[str]:
-    if dry_run:
-        # The universe the real run would update (resolving it only reads the exchange).
-        wanted = list(symbols)
-        if not wanted:
-            source = open_source(config, clock)
-            try:
-                wanted = resolve_universe(source, config.universe)
-            finally:
-                source.close()
-        report.universe = wanted
-        return wanted
+    started = time.perf_counter()
     update: UpdateReport = run_cache_update(config, now_ms=clock, symbols=symbols)
     report.bar_ms = min(
         report.bar_ms, last_closed_open_ms(update.now_ms, timeframe_ms(config.cache.timeframe))
     )
     report.symbol_errors = [f"{s.symbol}: {s.error}" for s in update.failed]
     report.universe = [s.symbol for s in update.symbols]
+    report.seconds["fetch"] = time.perf_counter() - started
     return report.universe
 
 
@@ -464,7 +478,9 @@ def _deliver(config: Config, state: StateStore, clock: int, report: ScanReport) 
                 channel.send(Message(slack=slack, telegram=telegram, plain=plain))
             except NotifyError as exc:
                 record_failure(state, ticket.id, channel.name, clock, str(exc))
-                report.channel_errors.append(f"{channel.name}: {exc}")
+                report.channel_errors.append(str(exc))  # "slack: HTTP 503 ...": names its channel
+                # The rest wait, in order, for the next run: a close must never reach a chat
+                # before the open it ends.
                 break
             mark_delivered(state, ticket.id, channel.name, clock)
             sent += 1
