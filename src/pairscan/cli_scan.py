@@ -36,6 +36,8 @@ def print_scan(console: Console, report: Any) -> None:
         + (" (new selection)" if report.new_selection else "")
         + f", run {report.run_id}"
     )
+    for change in report.selection_changes:
+        console.print(f"selection: {escape(change)}")
     if report.tickets:
         console.print(render_console(report.tickets))
     elif report.status != "already_processed":

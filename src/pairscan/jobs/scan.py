@@ -47,7 +47,7 @@ from pairscan.jobs.scan_decide import (
     select_at,
     tracked_pairs,
 )
-from pairscan.market import MS_PER_HOUR, MarketInfo, last_closed_open_ms, timeframe_ms
+from pairscan.market import MS_PER_HOUR, MarketInfo, format_utc, last_closed_open_ms, timeframe_ms
 from pairscan.notify import Channel, Message, build_channels
 from pairscan.signals import Action
 from pairscan.state import PositionRecord, StateStore
@@ -94,6 +94,7 @@ class ScanReport:
     selection_boundary_ms: int | None = None
     selected: list[list[str]] = field(default_factory=list)
     new_selection: bool = False
+    selection_changes: list[str] = field(default_factory=list)  # vs the previous selection
     pairs_scanned: int = 0
     tickets: list[Ticket] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
@@ -278,8 +279,17 @@ def _decide_bar(
     if stored is None:
         selection = select_at(panel, boundary, config)
         report.new_selection = True
+        previous = load_selection(state) if state is not None else None
+        old = set(StoredSelection.from_payload(*previous).pairs()) if previous else set()
+        new = set(selection.pairs())
+        report.selection_changes = [f"added {y} ~ {x}" for y, x in sorted(new - old)] + [
+            f"dropped {y} ~ {x}" for y, x in sorted(old - new)
+        ]
         log.info(
-            "re-selected at %s: %d pairs %s", boundary, len(selection.pairs()), selection.pairs()
+            "re-selected at %s: %d pairs; %s",
+            format_utc(boundary),
+            len(new),
+            "; ".join(report.selection_changes) or "no change",
         )
     else:
         selection = StoredSelection.from_payload(boundary, stored[1])
