@@ -34,6 +34,7 @@ def print_scan(console: Console, report: Any) -> None:
         f"{len(report.universe)} symbols, {report.pairs_scanned} pairs scanned, "
         f"{len(report.selected)} selected"
         + (" (new selection)" if report.new_selection else "")
+        + (f", {report.bars_decided} bars caught up" if report.bars_decided > 1 else "")
         + f", run {report.run_id}"
     )
     for change in report.selection_changes:
@@ -62,7 +63,7 @@ def print_scan(console: Console, report: Any) -> None:
 
 def print_status(console: Console, runs: list[dict[str, Any]], state: Any) -> None:
     table = Table(title=f"last scans ({len(runs)})")
-    for name in ("started", "bar", "status", "pairs", "tickets", "delivered", "errors"):
+    for name in ("started", "bar", "status", "bars", "pairs", "tickets", "delivered", "errors"):
         table.add_column(name)
     for run in runs:
         errors = len(run.get("symbol_errors", [])) + len(run.get("channel_errors", []))
@@ -71,6 +72,7 @@ def print_status(console: Console, runs: list[dict[str, Any]], state: Any) -> No
             format_utc(run.get("started_ms")),
             format_utc(run.get("bar_ms")),
             str(run.get("status")),
+            str(run.get("bars_decided", "-")),
             str(run.get("pairs_scanned")),
             str(len(run.get("tickets", []))),
             delivered or "-",

@@ -95,6 +95,7 @@ class ScanReport:
     selected: list[list[str]] = field(default_factory=list)
     new_selection: bool = False
     selection_changes: list[str] = field(default_factory=list)  # vs the previous selection
+    bars_decided: int = 0  # more than 1 when missed runs were caught up
     pairs_scanned: int = 0
     tickets: list[Ticket] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
@@ -226,6 +227,7 @@ def _decide_and_commit(
             max_ffill_bars=config.cache.max_ffill_bars,
         )
     report.markets = _markets(config, report)
+    report.bars_decided = len(bars)
     for bar in bars:
         _decide_bar(config, state, _up_to(panel, bar), bar, sched, report, dry_run)
     report.seconds["decide"] = time.perf_counter() - started
