@@ -106,8 +106,23 @@ def main() -> None:
         # What `run_backtest` does: the machine over every bar, then entries sized where it opens.
         run = run_machine(z, half_life, params)
         entry = (run.action == Action.OPEN_LONG) | (run.action == Action.OPEN_SHORT)
+        no_edge = np.full((1, iy.size), np.nan)  # no Kelly cap: no formation window here
         notional = entry_notional_nb(
-            log_close, iy, ix, entry, beta, 720, 360, 0.02, CAPITAL, 8760.0, 0.02, 0.5
+            log_close,
+            iy,
+            ix,
+            entry,
+            beta,
+            720,
+            360,
+            0.02,
+            CAPITAL,
+            8760.0,
+            0.02,
+            0.5,
+            no_edge,
+            no_edge,
+            np.full(N_BARS, -1, np.int64),
         )
         return run.action, run.reason, notional
 

@@ -46,11 +46,11 @@ def test_golden_metrics_on_the_demo_market(demo_dir: Path) -> None:
     m = report.result.metrics
     assert report.symbols == PERPS
     assert (m.n_trades, len(report.result.pairs)) == (55, 19)
-    assert m.total_return == pytest.approx(0.033022920825, rel=1e-6)
-    assert m.sharpe == pytest.approx(0.59759685534, rel=1e-6)
-    assert m.max_drawdown == pytest.approx(-0.046621522693, rel=1e-6)
-    assert m.fees_paid == pytest.approx(331.62885034, rel=1e-6)
-    assert m.funding_paid == pytest.approx(-17.367288003, rel=1e-6)
+    assert m.total_return == pytest.approx(0.032306585842, rel=1e-6)
+    assert m.sharpe == pytest.approx(0.59491766523, rel=1e-6)
+    assert m.max_drawdown == pytest.approx(-0.046653482389, rel=1e-6)
+    assert m.fees_paid == pytest.approx(329.66826669, rel=1e-6)
+    assert m.funding_paid == pytest.approx(-16.481860705, rel=1e-6)
 
 
 def test_ledger_reconciles_with_equity(demo_dir: Path) -> None:

@@ -32,9 +32,11 @@ from pairscan.backtest.metrics import Metrics, compute_metrics
 from pairscan.backtest.walkforward import WalkForward, walk_forward
 from pairscan.config import Config, SizingConfig, StatsConfig
 from pairscan.signals import Action, Gate, MachineRun, bars_stale, machine_params, run_machine
+from pairscan.sizing.edge import formation_edge
 from pairscan.sizing.kernels import entry_notional_nb
 from pairscan.sizing.target import bars_per_year, default_vol_nobs
 from pairscan.stats import kalman_hedge, rolling_pair_stats
+from pairscan.stats.schedule import Schedule
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -163,7 +165,10 @@ def run_backtest(
         bars_stale=bars_stale(valid),
     )
     per_year = bars_per_year(panel.tf_ms)
-    notional_y = _target_notional(log_close, iy, ix, machine.action, beta, config.sizing, per_year)
+    edges = window_edges(panel, walk, config)
+    notional_y = _target_notional(
+        log_close, iy, ix, machine.action, beta, edges, walk.bar_window, config.sizing, per_year
+    )
     sizing = config.sizing
     sl = slice(trade_from_row, None)
     equity, gross, net, ledger, _, n_dropped = simulate_nb(
@@ -215,11 +220,13 @@ def _target_notional(
     ix: IntArray,
     action: IntArray,
     beta: FloatArray,
+    edges: tuple[FloatArray, FloatArray],
+    bar_window: IntArray,
     sizing: SizingConfig,
     per_year: float,
 ) -> FloatArray:
-    """The sizer's y-leg notional at every entry decision (0 elsewhere); no Kelly cap: no
-    measured edge yet."""
+    """The sizer's y-leg notional at every entry decision (0 elsewhere), with the Kelly cap
+    from each window's formation edge."""
     entry = (action == Action.OPEN_LONG) | (action == Action.OPEN_SHORT)
     window = sizing.vol_window_bars
     result: FloatArray = entry_notional_nb(
@@ -235,8 +242,39 @@ def _target_notional(
         per_year,
         sizing.max_pair_gross,
         sizing.kelly_fraction,
+        edges[0],
+        edges[1],
+        bar_window,
     )
     return result
+
+
+def window_edges(
+    panel: MarketPanel, walk: WalkForward, config: Config
+) -> tuple[FloatArray, FloatArray]:
+    """Each window's formation edge (mean, variance per bar) of each selected pair, (n_windows,
+    n_pairs), NaN elsewhere: `sizing.formation_edge` on the window's formation closes, the
+    matrix its selection was made on (the scan calls it on the same one)."""
+    shape = (len(walk.windows), len(walk.pairs))
+    mean, var = np.full(shape, np.nan), np.full(shape, np.nan)
+    col = {s: k for k, s in enumerate(panel.symbols)}
+    sched = Schedule.of(config.stats.formation_days, config.stats.reselect_every_hours)
+    params = machine_params(config.signals)
+    for w, window in enumerate(walk.windows):
+        sel = window.selection
+        chosen = np.flatnonzero(sel.selected)
+        if chosen.size == 0:
+            continue
+        start, end = sched.formation(window.boundary_ms)
+        f0, f1 = (int(v) for v in np.searchsorted(panel.timestamps, [start, end]))
+        close = panel.close[f0:f1][:, [col[s] for s in window.eligible]]
+        m, v = formation_edge(
+            close, sel.iy[chosen], sel.ix[chosen], sel.half_life[chosen], config.stats, params
+        )
+        for k, j in enumerate(chosen):
+            p = walk.pairs.index((str(sel.y[j]), str(sel.x[j])))
+            mean[w, p], var[w, p] = m[k], v[k]
+    return mean, var
 
 
 def traded_notional(ledger: FloatArray, lots: FloatArray, iy: IntArray, ix: IntArray) -> float:

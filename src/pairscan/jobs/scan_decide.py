@@ -29,6 +29,7 @@ from pairscan.signals import (
     step_machine,
 )
 from pairscan.sizing import SIDE_LONG, SIDE_SHORT, PairSize, apply_book_caps, size_pair
+from pairscan.sizing.edge import formation_edge
 from pairscan.sizing.kernels import spread_vol_at_nb
 from pairscan.sizing.target import default_vol_nobs
 from pairscan.stats import kalman_hedge, pair_stats_last
@@ -39,6 +40,7 @@ Pair = tuple[str, str]
 FloatArray = npt.NDArray[np.float64]
 
 _TABLE_FIELDS = ("y", "x", "reason", "selected", "rank", "half_life", "qvalue", "beta", "alpha")
+_FLOAT_FIELDS = ("half_life", "qvalue", "beta", "alpha", "edge_mean", "edge_var")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ class StoredSelection:
     qvalue: tuple[float, ...]
     beta: tuple[float, ...]
     alpha: tuple[float, ...]
+    # Per-bar edge of each selected pair on its formation window (`sizing.formation_edge`),
+    # for the Kelly cap; NaN when not selected or not measurable.
+    edge_mean: tuple[float, ...] = ()
+    edge_var: tuple[float, ...] = ()
 
     def pairs(self) -> list[Pair]:
         """Selected pairs, best ranked first."""
@@ -69,8 +75,12 @@ class StoredSelection:
         return [pair for _, pair in sorted(chosen)]
 
     def value(self, pair: Pair, field: str) -> float:
-        """A statistic of a selected pair (NaN when the pair is not selected this way round)."""
-        for y, x, s, v in zip(self.y, self.x, self.selected, getattr(self, field), strict=True):
+        """A statistic of a selected pair (NaN when the pair is not selected this way round,
+        or the statistic was not stored)."""
+        values = getattr(self, field)
+        if len(values) != len(self.y):
+            return math.nan
+        for y, x, s, v in zip(self.y, self.x, self.selected, values, strict=True):
             if s and (y, x) == pair:
                 return float(v)
         return math.nan
@@ -79,7 +89,7 @@ class StoredSelection:
         out: dict[str, object] = {name: list(getattr(self, name)) for name in _TABLE_FIELDS}
         out["eligible"] = list(self.eligible)
         # JSON has no NaN: stored as null.
-        for name in ("half_life", "qvalue", "beta", "alpha"):
+        for name in _FLOAT_FIELDS:
             out[name] = [None if not math.isfinite(v) else v for v in getattr(self, name)]
         return out
 
@@ -92,7 +102,8 @@ class StoredSelection:
 
         floats = {
             n: tuple(math.nan if v is None else float(v) for v in col(n))  # type: ignore[arg-type]
-            for n in ("half_life", "qvalue", "beta", "alpha")
+            for n in _FLOAT_FIELDS
+            if n in payload  # selections stored before the edge was kept have none
         }
         return cls(
             boundary_ms=boundary_ms,
@@ -120,7 +131,18 @@ def select_at(panel: AlignedPanel, boundary_ms: int, config: Config) -> StoredSe
     empty = StoredSelection(boundary_ms, tuple(names), (), (), (), (), (), (), (), (), ())
     if len(names) < 2 or panel.timestamps.size == 0 or int(panel.timestamps[0]) > start:
         return empty
-    sel = select_pairs(panel.close[rows][:, ok], names, adv[ok], config.stats)
+    close = panel.close[rows][:, ok]
+    sel = select_pairs(close, names, adv[ok], config.stats)
+    chosen = np.flatnonzero(sel.selected)
+    edge_mean, edge_var = np.full(sel.y.size, np.nan), np.full(sel.y.size, np.nan)
+    edge_mean[chosen], edge_var[chosen] = formation_edge(
+        close,
+        sel.iy[chosen],
+        sel.ix[chosen],
+        sel.half_life[chosen],
+        config.stats,
+        machine_params(config.signals),
+    )
     return StoredSelection(
         boundary_ms=boundary_ms,
         eligible=tuple(names),
@@ -133,6 +155,8 @@ def select_at(panel: AlignedPanel, boundary_ms: int, config: Config) -> StoredSe
         qvalue=tuple(float(v) for v in sel.qvalue),
         beta=tuple(float(v) for v in sel.beta),
         alpha=tuple(float(v) for v in sel.alpha),
+        edge_mean=tuple(float(v) for v in edge_mean),
+        edge_var=tuple(float(v) for v in edge_var),
     )
 
 
@@ -236,6 +260,7 @@ def decide(
                 markets.get(y),
                 markets.get(x),
                 config,
+                (selection.value((y, x), "edge_mean"), selection.value((y, x), "edge_var")),
             )
     capped = apply_book_caps([sizes[k] for k in sorted(sizes)], open_gross_quote, config.sizing)
     sizes = dict(zip(sorted(sizes), capped, strict=True))
@@ -269,6 +294,7 @@ def _size_entry(
     market_y: MarketInfo | None,
     market_x: MarketInfo | None,
     config: Config,
+    edge: tuple[float, float],
 ) -> PairSize:
     log_close = np.log(panel.close)
     window = config.sizing.vol_window_bars
@@ -294,6 +320,8 @@ def _size_entry(
         mx,
         config.sizing,
         panel.tf_ms,
+        edge_mean=edge[0],
+        edge_var=edge[1],
     )
 
 

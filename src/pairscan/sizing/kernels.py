@@ -237,10 +237,15 @@ def entry_notional_nb(
     bars_per_year: float,
     max_pair_gross: float,
     kelly_fraction: float,
+    edge_mean: FloatArray,
+    edge_var: FloatArray,
+    bar_window: np.ndarray,
 ) -> FloatArray:
     """Target y-leg notional (quote) at the bars where `entry` (bool (n_bars, n_pairs)) is
-    set, 0 elsewhere: the vol target with the pair-gross and (no edge estimate: no) Kelly
-    caps, from `spread_vol_at_nb` on the symbol columns log_close[:, iy[p]], [:, ix[p]].
+    set, 0 elsewhere: the vol target with the pair-gross and Kelly caps, from
+    `spread_vol_at_nb` on the symbol columns log_close[:, iy[p]], [:, ix[p]]. The edge of pair
+    p at bar t is edge_mean/edge_var[bar_window[t], p] ((n_windows, n_pairs): the selection
+    window in force; NaN or bar_window -1: no estimate, no Kelly cap).
     Sizing only the entries costs O(entries x window) instead of a full (n_bars, n_pairs)
     rolling vol."""
     n_bars, n_pairs = entry.shape
@@ -253,11 +258,12 @@ def entry_notional_nb(
                 continue
             b = beta[t, p]
             sigma = spread_vol_at_nb(ly_t[iy[p]], ly_t[ix[p]], b, t, window_bars, min_nobs)
+            w = bar_window[t]
             out[t, p], _ = _target_one_nb(
                 sigma,
                 b,
-                np.nan,
-                np.nan,
+                edge_mean[w, p] if w >= 0 else np.nan,
+                edge_var[w, p] if w >= 0 else np.nan,
                 target_vol,
                 capital,
                 annual,
