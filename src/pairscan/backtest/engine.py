@@ -29,7 +29,7 @@ from pairscan.backtest.kernels import (
     simulate_nb,
 )
 from pairscan.backtest.metrics import Metrics, compute_metrics
-from pairscan.backtest.walkforward import WalkForward, walk_forward
+from pairscan.backtest.walkforward import ADV_DAYS, WalkForward, walk_forward
 from pairscan.config import Config, SizingConfig, StatsConfig
 from pairscan.signals import Action, Gate, MachineRun, bars_stale, machine_params, run_machine
 from pairscan.sizing.edge import formation_edge
@@ -109,7 +109,7 @@ def hedge_and_z(
 
 
 def select_walk_forward(
-    panel: MarketPanel, stats: StatsConfig, trade_from_row: int = 0
+    panel: MarketPanel, stats: StatsConfig, trade_from_row: int = 0, adv_days: int = ADV_DAYS
 ) -> WalkForward:
     """The walk-forward selections of the panel; no pair is traded before `trade_from_row`."""
     walk = walk_forward(
@@ -120,6 +120,7 @@ def select_walk_forward(
         panel.dollar_volume,
         panel.tf_ms,
         stats,
+        adv_days,
     )
     walk.gate[:trade_from_row] = Gate.DESELECTED
     return walk
@@ -149,7 +150,7 @@ def run_backtest(
     sweep already computed them for the same `stats` settings.
     """
     if walk is None:
-        walk = select_walk_forward(panel, config.stats, trade_from_row)
+        walk = select_walk_forward(panel, config.stats, trade_from_row, config.cache.adv_days)
     iy, ix = pair_columns(panel, walk)
     n_bars = panel.timestamps.shape[0]
     log_close = np.log(panel.close)

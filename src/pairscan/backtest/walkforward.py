@@ -24,7 +24,8 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-# ADV is measured over the last 30 days of the formation window (the cache's liquidity metric).
+# ADV is measured over the last `cache.adv_days` of the formation window (the cache's
+# liquidity metric, as `pairs cache stats` shows it); 30 days unless configured.
 ADV_DAYS = 30
 # A symbol joins a formation only with real (not forward-filled) closes on this share of its
 # bars: a late listing or a long outage would otherwise enter the tests with a short history.
@@ -64,14 +65,19 @@ class WalkForward:
 
 
 def eligible_symbols(
-    close: FloatArray, real: BoolArray, dollar_volume: FloatArray, rows: slice, bars_per_day: float
+    close: FloatArray,
+    real: BoolArray,
+    dollar_volume: FloatArray,
+    rows: slice,
+    bars_per_day: float,
+    adv_days: int = ADV_DAYS,
 ) -> tuple[BoolArray, FloatArray]:
     """Which symbols may enter a formation on `rows`, and their ADV (quote per day) over its
-    last ADV_DAYS: real bars on at least MIN_COVERAGE of the rows and a finite last close."""
+    last adv_days: real bars on at least MIN_COVERAGE of the rows and a finite last close."""
     covered = real[rows].mean(axis=0) >= MIN_COVERAGE
     last_close = close[rows][-1]
     ok = covered & np.isfinite(last_close)
-    adv_rows = max(1, round(ADV_DAYS * bars_per_day))
+    adv_rows = max(1, round(adv_days * bars_per_day))
     traded = dollar_volume[rows][-adv_rows:]
     adv = np.nansum(traded, axis=0) / (traded.shape[0] / bars_per_day)
     return ok, adv
@@ -85,6 +91,7 @@ def walk_forward(
     dollar_volume: FloatArray,
     tf_ms: int,
     config: StatsConfig,
+    adv_days: int = ADV_DAYS,
 ) -> WalkForward:
     """Select pairs at every boundary whose full formation window lies inside the panel.
 
@@ -108,7 +115,7 @@ def walk_forward(
         f0, f1 = np.searchsorted(timestamps, [start, end])
         t1 = int(np.searchsorted(timestamps, end + sched.every_ms))
         rows = slice(int(f0), int(f1))
-        ok, adv = eligible_symbols(close, real, dollar_volume, rows, bars_per_day)
+        ok, adv = eligible_symbols(close, real, dollar_volume, rows, bars_per_day, adv_days)
         names = [s for s, keep in zip(symbols, ok, strict=True) if keep]
         if len(names) < 2:
             continue

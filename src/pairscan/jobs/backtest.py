@@ -337,7 +337,9 @@ def run_sweep(
     for k, (_, config) in enumerate(variants):
         sel_key = tuple(getattr(config.stats, n) for n in _SELECTION_KEYS)
         if sel_key not in walks:
-            walks[sel_key] = select_walk_forward(market.panel, config.stats, market.first_row)
+            walks[sel_key] = select_walk_forward(
+                market.panel, config.stats, market.first_row, config.cache.adv_days
+            )
         walk = walks[sel_key]
         hedge_key = (sel_key, *(getattr(config.stats, n) for n in _HEDGE_KEYS))
         if hedge_key not in hedges:

@@ -126,7 +126,9 @@ def select_at(panel: AlignedPanel, boundary_ms: int, config: Config) -> StoredSe
     rows = slice(f0, f1)
     real = ~panel.filled & np.isfinite(panel.close)
     dollar_volume = np.nan_to_num(panel.close * panel.volume)
-    ok, adv = eligible_symbols(panel.close, real, dollar_volume, rows, MS_PER_DAY / panel.tf_ms)
+    ok, adv = eligible_symbols(
+        panel.close, real, dollar_volume, rows, MS_PER_DAY / panel.tf_ms, config.cache.adv_days
+    )
     names = [s for s, keep in zip(panel.symbols, ok, strict=True) if keep]
     empty = StoredSelection(boundary_ms, tuple(names), (), (), (), (), (), (), (), (), ())
     if len(names) < 2 or panel.timestamps.size == 0 or int(panel.timestamps[0]) > start:
