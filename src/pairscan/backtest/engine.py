@@ -35,7 +35,7 @@ from pairscan.signals import Action, Gate, MachineRun, bars_stale, machine_param
 from pairscan.sizing.edge import formation_edge
 from pairscan.sizing.kernels import entry_notional_nb
 from pairscan.sizing.target import bars_per_year, default_vol_nobs
-from pairscan.stats import kalman_hedge, rolling_pair_stats
+from pairscan.stats import kalman_hedge, rolling_pair_stats_indexed
 from pairscan.stats.schedule import Schedule
 
 FloatArray = npt.NDArray[np.float64]
@@ -93,18 +93,23 @@ def hedge_and_z(
 ) -> tuple[FloatArray, FloatArray]:
     """(beta, z), each (n_bars, n_pairs), by the configured hedge method; causal."""
     stats = config.stats
-    y, x = log_close[:, iy], log_close[:, ix]
     if stats.hedge == "kalman":
-        beta = np.empty_like(y)
-        z = np.empty_like(y)
-        for j in range(y.shape[1]):
+        beta = np.empty((log_close.shape[0], iy.size))
+        z = np.empty_like(beta)
+        for j, (a, b) in enumerate(zip(iy, ix, strict=True)):
             k = kalman_hedge(
-                y[:, j], x[:, j], delta=stats.kalman_delta, obs_var=stats.kalman_obs_var
+                log_close[:, a],
+                log_close[:, b],
+                delta=stats.kalman_delta,
+                obs_var=stats.kalman_obs_var,
             )
             beta[:, j] = k.beta
             z[:, j] = k.zscore
         return beta, z
-    _, beta, _, z = rolling_pair_stats(y, x, stats.window_bars, stats.z_window_bars)
+    # Reads x and y from the symbol columns: no (n_bars, n_pairs) copies of the inputs.
+    _, beta, _, z = rolling_pair_stats_indexed(
+        log_close, iy, ix, stats.window_bars, stats.z_window_bars
+    )
     return beta, z
 
 
