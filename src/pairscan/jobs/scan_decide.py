@@ -181,13 +181,13 @@ class PairDecision:
 
 
 def last_bar_stats(
-    panel: AlignedPanel, pairs: Sequence[Pair], config: Config
+    panel: AlignedPanel, log_close: FloatArray, pairs: Sequence[Pair], config: Config
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(alpha, beta, z) of each pair at the panel's last bar, by the configured hedge."""
+    """(alpha, beta, z) of each pair at the panel's last bar, by the configured hedge
+    (log_close: the panel's closes, logged once by the caller)."""
     col = {s: k for k, s in enumerate(panel.symbols)}
     iy = np.array([col[y] for y, _ in pairs], dtype=np.int64)
     ix = np.array([col[x] for _, x in pairs], dtype=np.int64)
-    log_close = np.log(panel.close)
     if not pairs:
         return np.zeros(0), np.zeros(0), np.zeros(0)
     stats = config.stats
@@ -235,7 +235,8 @@ def decide(
     config: Config,
 ) -> tuple[MachineState, list[PairDecision]]:
     """Step every tracked pair one bar and size the entries (book cap in `pairs` order)."""
-    alpha, beta, z = last_bar_stats(panel, pairs, config)
+    log_close = np.log(panel.close)
+    alpha, beta, z = last_bar_stats(panel, log_close, pairs, config)
     half_life = np.array([selection.value(p, "half_life") for p in pairs])
     gate = gate_from_selection(selection, pairs)
     stale = np.array(
@@ -255,6 +256,7 @@ def decide(
         if action[k] in (Action.OPEN_LONG, Action.OPEN_SHORT):
             sizes[k] = _size_entry(
                 panel,
+                log_close,
                 col[y],
                 col[x],
                 float(beta[k]),
@@ -289,6 +291,7 @@ def decide(
 
 def _size_entry(
     panel: AlignedPanel,
+    log_close: FloatArray,
     cy: int,
     cx: int,
     beta: float,
@@ -298,7 +301,6 @@ def _size_entry(
     config: Config,
     edge: tuple[float, float],
 ) -> PairSize:
-    log_close = np.log(panel.close)
     window = config.sizing.vol_window_bars
     t = panel.timestamps.size - 1
     vol = spread_vol_at_nb(
