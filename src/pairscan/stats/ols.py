@@ -101,6 +101,17 @@ def _check_windows(
     return window, nobs
 
 
+def _check_pair_windows(
+    n_bars: int, window_bars: Any, min_nobs: Any, z_window_bars: Any, z_min_nobs: Any
+) -> tuple[int, int, int, int]:
+    """The OLS window and the z window with their min_nobs, each checked by `_check_windows`."""
+    window, nobs = _check_windows(n_bars, window_bars, min_nobs, "window_bars", "min_nobs")
+    z_window, z_nobs = _check_windows(
+        n_bars, z_window_bars, z_min_nobs, "z_window_bars", "z_min_nobs"
+    )
+    return window, nobs, z_window, z_nobs
+
+
 def _out(arr: FloatArray, one_d: bool) -> FloatArray:
     return arr[:, 0] if one_d else arr
 
@@ -207,9 +218,8 @@ def rolling_pair_stats(
     x2, _ = _as_2d(x, "x")
     _check_same_shape(y2, "y", x2, "x")
     n_bars = y2.shape[0]
-    window, nobs = _check_windows(n_bars, window_bars, min_nobs, "window_bars", "min_nobs")
-    z_window, z_nobs = _check_windows(
-        n_bars, z_window_bars, z_min_nobs, "z_window_bars", "z_min_nobs"
+    window, nobs, z_window, z_nobs = _check_pair_windows(
+        n_bars, window_bars, min_nobs, z_window_bars, z_min_nobs
     )
     alpha, beta, spread, z = rolling_ols_spread_z_nb(
         y2,
@@ -250,9 +260,8 @@ def pair_stats_last(
     """
     lp, iy_arr, ix_arr = _check_indexed(log_prices, iy, ix)
     n_bars = lp.shape[0]
-    window, nobs = _check_windows(n_bars, window_bars, min_nobs, "window_bars", "min_nobs")
-    z_window, z_nobs = _check_windows(
-        n_bars, z_window_bars, z_min_nobs, "z_window_bars", "z_min_nobs"
+    window, nobs, z_window, z_nobs = _check_pair_windows(
+        n_bars, window_bars, min_nobs, z_window_bars, z_min_nobs
     )
     alpha, beta, spread, z = pair_stats_last_nb(
         lp, iy_arr, ix_arr, window, z_window, nobs, z_nobs, resync_bars_for(window)
@@ -324,9 +333,8 @@ def rolling_pair_stats_indexed(
     """
     lp, iy_arr, ix_arr = _check_indexed(log_prices, iy, ix)
     n_bars = lp.shape[0]
-    window, nobs = _check_windows(n_bars, window_bars, min_nobs, "window_bars", "min_nobs")
-    z_window, z_nobs = _check_windows(
-        n_bars, z_window_bars, z_min_nobs, "z_window_bars", "z_min_nobs"
+    window, nobs, z_window, z_nobs = _check_pair_windows(
+        n_bars, window_bars, min_nobs, z_window_bars, z_min_nobs
     )
     shape = (n_bars, iy_arr.shape[0])
     alpha, beta, spread, z = (np.empty(shape) for _ in range(4))
