@@ -166,6 +166,18 @@ class StatsConfig:
     coint_autolag: Literal["aic", "bic", "none"] = field(
         default="aic", metadata=_meta("ADF lag selection")
     )
+    min_hedge_ratio: float = field(
+        default=0.2,
+        metadata=_meta(
+            "smallest hedge ratio (log-price beta) of a pair, and of its entries",
+            min=1e-6,
+            max=100.0,
+        ),
+    )
+    max_hedge_ratio: float = field(
+        default=5.0,
+        metadata=_meta("largest hedge ratio (log-price beta) of a pair", min=1e-6, max=1000.0),
+    )
     half_life_min_bars: float = field(
         default=4.0, metadata=_meta("shortest accepted half-life, bars", min=0.0, max=1e6)
     )
@@ -398,6 +410,11 @@ def _check_relations(config: Config, label: str) -> None:
         raise ConfigError(
             f"{label}: stats.half_life_min_bars must not exceed stats.half_life_max_bars "
             f"(got {stats.half_life_min_bars:g} > {stats.half_life_max_bars:g})"
+        )
+    if stats.min_hedge_ratio >= stats.max_hedge_ratio:
+        raise ConfigError(
+            f"{label}: stats.min_hedge_ratio must be below stats.max_hedge_ratio "
+            f"(got {stats.min_hedge_ratio:g} >= {stats.max_hedge_ratio:g}); e.g. 0.2 and 5"
         )
     sig = config.signals
     if not sig.stop_z > sig.entry_z > sig.exit_z:

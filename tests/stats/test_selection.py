@@ -233,15 +233,71 @@ def test_aic_lag_selection_matches_statsmodels_on_a_short_sample() -> None:
         assert sel.pvalue[k] == pytest.approx(pvalue, abs=1e-6)
 
 
-def test_qvalues_are_bh_over_the_tested_pairs_only() -> None:
+def family_oracle(sel: PairSelection, close: FloatArray, config: StatsConfig) -> FloatArray:
+    """statsmodels BH over the documented family: both orientations (statsmodels `coint` each
+    way) of every tested pair, and p = 1 for both orientations of every other candidate."""
+    logp = np.log(close)
+    tested = np.flatnonzero(np.isfinite(sel.pvalue))
+    family = np.ones(2 * sel.y.size)
+    lag = config.coint_maxlag
+    autolag = None if config.coint_autolag == "none" else config.coint_autolag
+    for slot, k in enumerate(tested):
+        a, b = logp[:, sel.iy[k]], logp[:, sel.ix[k]]
+        family[2 * slot] = coint(a, b, trend="c", maxlag=lag, autolag=autolag)[1]
+        family[2 * slot + 1] = coint(b, a, trend="c", maxlag=lag, autolag=autolag)[1]
+    q = multipletests(family, method="fdr_bh")[1]
+    out = np.full(sel.y.size, np.nan)
+    out[tested] = np.minimum(q[0 : 2 * tested.size : 2], q[1 : 2 * tested.size : 2])
+    return out
+
+
+def test_qvalues_are_bh_over_both_orientations_of_every_candidate_pair() -> None:
     sel = run()
+    close = universe()[0]
     tested = np.isfinite(sel.pvalue)
     assert sel.n_tested == tested.sum()
+    assert sel.family_size == 2 * sel.y.size
     prefiltered = np.isin(sel.reason, [Reason.LOW_CORRELATION, Reason.ILLIQUID])
-    assert not (tested & prefiltered).any()
-    expected = multipletests(sel.pvalue[tested], method="fdr_bh")[1]
-    np.testing.assert_allclose(sel.qvalue[tested], expected, rtol=1e-12)
+    assert prefiltered.any() and not (tested & prefiltered).any()
+    np.testing.assert_allclose(
+        sel.qvalue[tested], family_oracle(sel, close, FIXED_LAG)[tested], rtol=1e-9, atol=1e-12
+    )
     assert np.isnan(sel.qvalue[~tested]).all()
+    # The family is larger than the tested pairs alone, so no q-value is below that BH.
+    narrow = multipletests(sel.pvalue[tested], method="fdr_bh")[1]
+    assert (sel.qvalue[tested] >= narrow - 1e-15).all()
+
+
+def test_hedge_band_rejects_small_and_negative_static_betas() -> None:
+    # Y = 0.1 X + OU and Y = -0.8 X + OU: cointegrated, but the first is a one-coin bet and
+    # the second would put both legs on one side.
+    rng = np.random.default_rng(7)
+    n = N_BARS
+    factor = rng.normal(0.0, 0.008, n)
+    x = 8.0 + np.cumsum(factor + rng.normal(0.0, 0.004, n))
+    columns = {
+        "X": x,
+        "SMALL": 1.0 + 0.1 * x + ou_spread(rng, n, HALF_LIFE_BARS),
+        "NEG": 12.0 - 0.8 * x + ou_spread(rng, n, HALF_LIFE_BARS),
+        "GOOD": 0.5 + 0.9 * x + ou_spread(rng, n, HALF_LIFE_BARS),
+    }
+    close = np.exp(np.column_stack(list(columns.values())))
+    # The correlation prefilter would stop NEG before the band; let it through to test it.
+    config = replace(FIXED_LAG, min_return_corr=-1.0)
+    sel = select_pairs(close, tuple(columns), np.full(4, LIQUID_ADV), config)
+    reasons = reason_of(sel)
+    assert reasons[frozenset(("X", "GOOD"))] == Reason.SELECTED
+    assert reasons[frozenset(("X", "NEG"))] == Reason.HEDGE_OUT_OF_BAND
+    for k in np.flatnonzero(sel.reason == Reason.HEDGE_OUT_OF_BAND):
+        assert not config.min_hedge_ratio <= sel.beta[k] <= config.max_hedge_ratio
+        assert np.isfinite(sel.half_life[k]) or np.isnan(sel.half_life[k])
+    small = [k for k in range(sel.y.size) if pair_key(sel, k) == frozenset(("X", "SMALL"))][0]
+    # SMALL on X has beta ~0.1 (out of band); X on SMALL has a large beta: either way the
+    # kept orientation is judged by the band, and a selected pair is always inside it.
+    assert sel.reason[small] != Reason.SELECTED or (
+        config.min_hedge_ratio <= sel.beta[small] <= config.max_hedge_ratio
+    )
+    assert (sel.beta[sel.selected] >= config.min_hedge_ratio).all()
 
 
 def test_hedge_ratio_half_life_and_hurst_match_their_oracles() -> None:
@@ -423,7 +479,8 @@ def test_demo_market_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     assert (sel.n_returns == DEMO_BARS - 1).all()
     tested = np.isfinite(sel.pvalue)
     assert tested.any()
-    np.testing.assert_allclose(
-        sel.qvalue[tested], multipletests(sel.pvalue[tested], method="fdr_bh")[1], rtol=1e-12
-    )
+    oracle = family_oracle(sel, close, StatsConfig())
+    np.testing.assert_allclose(sel.qvalue[tested], oracle[tested], rtol=1e-6, atol=1e-9)
+    chosen = sel.beta[sel.selected]
+    assert ((chosen >= 0.2) & (chosen <= 5.0)).all()
     assert capsys.readouterr() == ("", "")

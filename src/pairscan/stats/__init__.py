@@ -25,7 +25,7 @@ from pairscan.stats.ols import (
     spread_zscore,
     spread_zscore_frame,
 )
-from pairscan.stats.selection import PairSelection, Reason, select_pairs
+from pairscan.stats.selection import PairSelection, Reason, hedge_in_band, select_pairs
 
 __all__ = [
     "BothOrientations",
@@ -38,6 +38,7 @@ __all__ = [
     "both_orientations",
     "engle_granger",
     "half_life",
+    "hedge_in_band",
     "hurst",
     "kalman_hedge",
     "log_prices",

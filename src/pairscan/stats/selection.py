@@ -17,11 +17,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from pairscan.config import StatsConfig
-from pairscan.stats.coint import all_pairs, bh_qvalues, both_orientations
+from pairscan.stats.coint import BothOrientations, all_pairs, bh_qvalues, both_orientations
 from pairscan.stats.meanrev import half_life, hurst
 from pairscan.stats.ols import log_prices
 
-__all__ = ["MIN_COMMON_RETURNS", "PairSelection", "Reason", "select_pairs"]
+__all__ = ["MIN_COMMON_RETURNS", "PairSelection", "Reason", "hedge_in_band", "select_pairs"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -48,6 +48,9 @@ class Reason(StrEnum):
     """Either leg's ADV below `min_adv_quote`, or unknown (NaN)."""
     NOT_COINTEGRATED = "not_cointegrated"
     """BH q-value above `max_qvalue`."""
+    HEDGE_OUT_OF_BAND = "hedge_out_of_band"
+    """Static hedge ratio (beta of log y on log x over the formation window) outside
+    [min_hedge_ratio, max_hedge_ratio]: too small to hedge, or negative (both legs one side)."""
     HALF_LIFE_OUT_OF_BAND = "half_life_out_of_band"
     """Half-life outside [half_life_min_bars, half_life_max_bars], +inf (no reversion) or NaN
     (overshooting AR(1) or a flat spread: no OU half-life)."""
@@ -79,7 +82,8 @@ class PairSelection:
     - `corr`: Pearson correlation of bar log returns over those rows.
     - `adv_y`, `adv_x`: ADV of each leg, quote currency per day, as passed in.
     - `tstat`, `pvalue`, `lag`: Engle-Granger of the kept orientation (MacKinnon p-value).
-    - `qvalue`: Benjamini-Hochberg q-value within this run's tested pairs.
+    - `qvalue`: Benjamini-Hochberg q-value of the kept orientation in the family of both
+      orientations of every candidate pair (`family_size` hypotheses).
     - `beta`, `alpha`: static OLS of log y on [log x, 1] over the pair's valid formation bars
       (Engle-Granger's first stage); spread = log y - alpha - beta log x, in log-price units.
     - `half_life`: of that spread, bars; `hurst`: its Hurst exponent (lags 2..hurst_max_lag).
@@ -109,8 +113,14 @@ class PairSelection:
 
     @property
     def n_tested(self) -> int:
-        """Pairs Engle-Granger tested: the family size of the BH correction."""
+        """Pairs Engle-Granger tested (both orientations each)."""
         return int(np.isfinite(self.pvalue).sum())
+
+    @property
+    def family_size(self) -> int:
+        """Hypotheses in the BH family: both orientations of every candidate pair, tested or
+        not (see `select_pairs`, step 3)."""
+        return 2 * int(self.y.size)
 
     def selected_pairs(self) -> list[tuple[str, str]]:
         """(y, x) symbol names of the selected pairs in the kept orientation, best rank first;
@@ -160,18 +170,24 @@ def select_pairs(
        MIN_COMMON_RETURNS such rows (or a flat leg) is "insufficient_data", a correlation below
        min_return_corr is "low_correlation".
     2. Liquidity: both legs' ADV >= min_adv_quote, else "illiquid".
-    3. Engle-Granger on the survivors only, in both orientations with `both_orientations`'
-       rule (keep the lower p-value; somewhat liberal, see there), then Benjamini-Hochberg
-       q-values over every pair tested in this run. Pairs stopped by steps 1-2 are not tested
-       and so not counted in the BH family (the usual practice: the prefilters do not look at
-       the cointegration result), nor are untestable pairs.
-       The correction is what keeps a 300-symbol universe (44,850 pairs) from passing
-       thousands of pairs by chance at a 5 % level. An untestable pair (a NaN inside its
-       common span; see `engle_granger`) is "insufficient_data"; q > max_qvalue is
-       "not_cointegrated". coint_autolag "none" means exactly coint_maxlag lags (1 if None).
+    3. Engle-Granger on the survivors, in both orientations (y on x and x on y), then
+       Benjamini-Hochberg over ONE family: both orientations of EVERY candidate pair, 2 x
+       n_pairs hypotheses. A pair the prefilters stopped, or an untestable one, enters the
+       family with p = 1: it counts in m but can never be rejected. That p-value is
+       super-uniform under the null even though the prefilter looked at the data
+       (P(p' <= u) = P(p <= u and passed) <= u), so BH's guarantee holds for the family
+       actually examined, and the orientation choice is paid for by counting both. The kept
+       orientation is the one with the lower p-value (so the lower q-value). This is what
+       keeps a 300-symbol universe (89,700 hypotheses) from passing thousands of pairs by
+       chance; tests/stats/test_selection_fdr.py measures the false discovery proportion on
+       seeded null universes. An untestable pair (a NaN inside its common span; see
+       `engle_granger`) is "insufficient_data"; q > max_qvalue is "not_cointegrated".
+       coint_autolag "none" means exactly coint_maxlag lags (1 if None).
     4. In the kept orientation: static OLS of log y on [log x, 1] over the formation window
-       (Engle-Granger's first stage), spread = log y - alpha - beta log x, full-window
-       `half_life` (must lie in [half_life_min_bars, half_life_max_bars], else
+       (Engle-Granger's first stage), spread = log y - alpha - beta log x. A beta outside
+       [min_hedge_ratio, max_hedge_ratio] (`hedge_in_band`) is "hedge_out_of_band": below the
+       band the pair is a one-coin bet, a negative beta puts both legs on one side. Then the
+       full-window `half_life` (must lie in [half_life_min_bars, half_life_max_bars], else
        "half_life_out_of_band") and `hurst(max_lag=hurst_max_lag)` (must be < max_hurst, else
        "hurst_too_high"). Both use their functions' default min_nobs (about half the window),
        so a pair whose common span covers less than half the window fails here with NaN.
@@ -404,27 +420,42 @@ def _coint_options(config: StatsConfig) -> tuple[int | None, str | None]:
 def _cointegration(
     logp: FloatArray, table: _Table, stage: IntArray, survivors: IntArray, config: StatsConfig
 ) -> None:
-    """Step 3 on the survivors: EG in both orientations, BH over the tested ones."""
+    """Step 3 on the survivors: EG in both orientations, BH over both orientations of every
+    candidate pair (p = 1 for those not tested)."""
     maxlag, autolag = _coint_options(config)
-    eg = both_orientations(
+    both = both_orientations(
         logp, table.iy[survivors], table.ix[survivors], maxlag=maxlag, autolag=autolag
-    ).kept
+    )
+    eg = both.kept
     table.iy[survivors], table.ix[survivors] = eg.iy, eg.ix
     table.tstat[survivors] = eg.tstat
     table.pvalue[survivors] = eg.pvalue
     table.lag[survivors] = eg.lag
-    # bh_qvalues leaves NaN p-values (untestable pairs) out of the family.
-    table.qvalue[survivors] = bh_qvalues(eg.pvalue)
+    table.qvalue[survivors] = _family_qvalues(both, table.iy.size)
     untested = np.isnan(eg.pvalue)
     passed = ~untested & (table.qvalue[survivors] <= config.max_qvalue)
     stage[survivors[untested]] = _CODE[Reason.INSUFFICIENT_DATA]
-    stage[survivors[passed]] = _CODE[Reason.HALF_LIFE_OUT_OF_BAND]
+    stage[survivors[passed]] = _CODE[Reason.HEDGE_OUT_OF_BAND]
+
+
+def _family_qvalues(both: BothOrientations, n_candidates: int) -> FloatArray:
+    """BH q-values of the kept orientations in the family of 2 x n_candidates hypotheses:
+    both orientations of the tested pairs, and p = 1 for every other hypothesis. NaN for a
+    pair neither of whose orientations could be tested."""
+    n = both.kept.pvalue.size
+    family = np.ones(2 * n_candidates)
+    family[:n] = np.nan_to_num(both.y_on_x.pvalue, nan=1.0)
+    family[n : 2 * n] = np.nan_to_num(both.x_on_y.pvalue, nan=1.0)
+    q = bh_qvalues(family)
+    # The kept orientation has the lower p-value, hence the lower q-value.
+    kept = np.where(both.kept_y_on_x, q[:n], q[n : 2 * n])
+    return np.where(np.isnan(both.kept.pvalue), np.nan, kept)
 
 
 def _mean_reversion(logp: FloatArray, table: _Table, stage: IntArray, config: StatsConfig) -> None:
-    """Step 4 for the cointegrated pairs: static hedge ratio, then half-life and Hurst of the
-    spread, all pairs at once as (n_bars, n_pairs) columns."""
-    keep = np.flatnonzero(stage == _CODE[Reason.HALF_LIFE_OUT_OF_BAND])
+    """Step 4 for the cointegrated pairs: static hedge ratio and its band, then half-life and
+    Hurst of the spread, all pairs at once as (n_bars, n_pairs) columns."""
+    keep = np.flatnonzero(stage == _CODE[Reason.HEDGE_OUT_OF_BAND])
     if keep.size == 0:
         return
     y, x = logp[:, table.iy[keep]], logp[:, table.ix[keep]]
@@ -435,10 +466,21 @@ def _mean_reversion(logp: FloatArray, table: _Table, stage: IntArray, config: St
     table.half_life[keep] = hl = half_life(spread)
     table.hurst[keep] = hu = hurst(spread, max_lag=config.hurst_max_lag)
     # NaN compares False: an undefined half-life or Hurst exponent does not pass.
-    in_band = (hl >= config.half_life_min_bars) & (hl <= config.half_life_max_bars)
+    hedged = hedge_in_band(beta, config)
+    in_band = hedged & (hl >= config.half_life_min_bars) & (hl <= config.half_life_max_bars)
     reverting = in_band & (hu < config.max_hurst)
+    stage[keep[hedged]] = _CODE[Reason.HALF_LIFE_OUT_OF_BAND]
     stage[keep[in_band]] = _CODE[Reason.HURST_TOO_HIGH]
     stage[keep[reverting]] = _CODE[Reason.BEYOND_MAX_PAIRS]
+
+
+def hedge_in_band(beta: npt.ArrayLike, config: StatsConfig) -> BoolArray:
+    """True where a hedge ratio (log-price beta, any shape) lies in [min_hedge_ratio,
+    max_hedge_ratio]: the one rule that makes a pair a hedge, used by selection on the static
+    beta and by the entry gate (`signals.entry_gate`) on the rolling beta at the decision bar.
+    The band is positive: a negative beta would put both legs on the same side. NaN fails."""
+    b = np.asarray(beta, dtype=np.float64)
+    return np.asarray((b >= config.min_hedge_ratio) & (b <= config.max_hedge_ratio))
 
 
 def _static_ols(y: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray]:
