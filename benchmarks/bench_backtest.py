@@ -127,6 +127,7 @@ def main() -> None:
         return run.action, run.reason, notional
 
     action, reason, notional = signals_and_sizes()
+    real = np.isfinite(close)  # synthetic prices: every candle is real
 
     def simulate(sub: np.ndarray | slice = slice(None), costs: bool = True) -> tuple:
         return simulate_nb(
@@ -148,6 +149,8 @@ def main() -> None:
             False,
             np.zeros((0, iy[sub].size), np.int64),
             np.full(N_BARS, -1, np.int64),
+            real,
+            np.full(N_SYMBOLS, N_BARS - 1, np.int64),
         )
 
     t0 = time.perf_counter()

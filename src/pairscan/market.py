@@ -7,6 +7,7 @@ datetimes appear only at the edges (`parse_utc`, `format_utc`). No I/O, no ccxt 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -90,6 +91,13 @@ def is_perpetual_symbol(symbol: str) -> bool:
     dated futures add `-YYMMDD`, which has no funding."""
     _, _, settle = symbol.partition(":")
     return bool(settle) and "-" not in settle
+
+
+def is_spot_market(symbol: str, markets: Mapping[str, MarketInfo]) -> bool:
+    """A spot market (shorting it needs a borrow): the exchange's market type when known, else
+    the ccxt symbol form (derivatives carry a settle currency after `:`)."""
+    market = markets.get(symbol)
+    return market.type == "spot" if market is not None else ":" not in symbol
 
 
 def _span_mask(

@@ -92,6 +92,8 @@ def _inputs(n_bars: int = N_BARS, fill_at_close: bool = False) -> dict[str, obje
         "fill_at_close": fill_at_close,
         "entry_order": np.zeros((0, iy.size), np.int64),  # column order on every bar
         "bar_window": np.full(n_bars, -1, np.int64),
+        "real": np.isfinite(closes),
+        "last_real": np.full(len(BASES), n_bars - 1, np.int64),
     }
 
 

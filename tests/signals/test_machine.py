@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairscan.config import SignalsConfig
+from pairscan.config import SignalsConfig, StatsConfig
 from pairscan.signals import (
     Action,
     Gate,
@@ -19,6 +19,7 @@ from pairscan.signals import (
     PairState,
     Reason,
     bars_stale,
+    entry_gate,
     gate_from_selection,
     hold_limit_nb,
     machine_params,
@@ -40,6 +41,9 @@ P = MachineParamsT(
 F, L, S = PairState.FLAT, PairState.LONG_SPREAD, PairState.SHORT_SPREAD
 NAN = math.nan
 OK, BROKE, DESEL = Gate.OK, Gate.COINT_BROKE, Gate.DESELECTED
+HEDGE, DELISTED = Gate.HEDGE_BAND, Gate.DELISTED
+SPOT_Y, SPOT_X, SPOT_BOTH = Gate.SPOT_Y, Gate.SPOT_X, Gate.SPOT_BOTH
+RH, RS = Reason.HEDGE_BAND, Reason.SHORT_SPOT
 
 # (id, (state, bars_held, cooldown, hold_limit), z, half_life, gate, bars_stale,
 #  expected (state, bars_held, cooldown, hold_limit, action, reason))
@@ -61,6 +65,21 @@ TABLE = [
     ("flat-gap-at-last-bar-no-entry", (F, 0, 0, 0), 3.0, 10.0, OK, 1, (F, 0, 0, 0, 0, 0)),
     ("flat-nan-half-life-no-time-stop", (F, 0, 0, 0), 2.5, NAN, OK, 0, (S, 0, 0, 0, 2, 0)),
     ("flat-half-life-rounds-up", (F, 0, 0, 0), 2.5, 3.1, OK, 0, (S, 0, 0, 10, 2, 0)),
+    # Entry gates: refuse only the entry they block, as HOLD with the refusal reason.
+    ("flat-hedge-band-refuses", (F, 0, 0, 0), 2.5, 10.0, HEDGE, 0, (F, 0, 0, 0, 0, RH)),
+    ("flat-hedge-band-quiet-z", (F, 0, 0, 0), 1.0, 10.0, HEDGE, 0, (F, 0, 0, 0, 0, 0)),
+    ("flat-hedge-band-nan-z", (F, 0, 0, 0), NAN, 10.0, HEDGE, 0, (F, 0, 0, 0, 0, 0)),
+    ("flat-spot-y-refuses-short", (F, 0, 0, 0), 2.5, 10.0, SPOT_Y, 0, (F, 0, 0, 0, 0, RS)),
+    ("flat-spot-y-allows-long", (F, 0, 0, 0), -2.5, 10.0, SPOT_Y, 0, (L, 0, 0, 30, 1, 0)),
+    ("flat-spot-x-refuses-long", (F, 0, 0, 0), -2.5, 10.0, SPOT_X, 0, (F, 0, 0, 0, 0, RS)),
+    ("flat-spot-x-allows-short", (F, 0, 0, 0), 2.5, 10.0, SPOT_X, 0, (S, 0, 0, 30, 2, 0)),
+    ("flat-spot-both-refuses", (F, 0, 0, 0), -2.5, 10.0, SPOT_BOTH, 0, (F, 0, 0, 0, 0, RS)),
+    ("flat-delisted-no-entry", (F, 0, 0, 0), 3.0, 10.0, DELISTED, 0, (F, 0, 0, 0, 0, 0)),
+    ("flat-cooldown-before-refusal", (F, 0, 2, 0), 3.0, 10.0, HEDGE, 0, (F, 0, 1, 0, 0, 0)),
+    ("flat-stale-before-refusal", (F, 0, 0, 0), 3.0, 10.0, HEDGE, 1, (F, 0, 0, 0, 0, 0)),
+    ("long-entry-gates-never-close", (L, 4, 0, 30), -1.5, 10.0, HEDGE, 0, (L, 5, 0, 30, 0, 0)),
+    ("short-spot-gate-never-closes", (S, 4, 0, 30), 1.5, 10.0, SPOT_Y, 0, (S, 5, 0, 30, 0, 0)),
+    ("short-delisted-closes", (S, 4, 0, 30), 1.5, 10.0, DELISTED, 0, (F, 0, 0, 0, 3, 7)),
     # SHORT_SPREAD (entered high): hold, exit toward zero, stop, time stop, gates, staleness.
     ("short-holds", (S, 4, 0, 30), 1.5, 10.0, OK, 0, (S, 5, 0, 30, 0, 0)),
     ("short-exit-at-exit-z", (S, 4, 0, 30), 0.5, 10.0, OK, 0, (F, 0, 0, 0, 3, 1)),
@@ -240,7 +259,8 @@ def test_bars_stale_counts_bars_since_the_last_valid_one() -> None:
     [
         ({"z": np.zeros(5)}, r"^z: expected \(n_bars, n_pairs\), got 1-D$"),
         ({"half_life_bars": np.ones(3)}, r"^half_life_bars: expected shape \(5, 2\)"),
-        ({"gate": np.full((5, 2), 9)}, r"^gate: values must be in"),
+        ({"gate": np.full((5, 2), 6)}, r"^gate: values must be in"),
+        ({"gate": np.full((5, 2), 13)}, r"^gate: values must be in"),
         ({"gate": np.full((5, 2), 0.5)}, r"^gate: expected integers"),
         ({"bars_stale": np.full((5, 2), -1)}, r"^bars_stale: must be >= 0$"),
         ({"initial": MachineState.flat(3)}, r"^initial: 3 pairs, z has 2$"),
@@ -287,3 +307,28 @@ def test_gate_from_a_selection_table() -> None:
     }
     assert reasons[frozenset("AC")] == "not_cointegrated"
     assert gate.tolist() == [Gate.OK, Gate.DESELECTED, Gate.COINT_BROKE, Gate.DESELECTED]
+
+
+def test_entry_gate_adds_the_hedge_band_and_spot_guards_where_the_selection_allows() -> None:
+    stats = StatsConfig(min_hedge_ratio=0.2, max_hedge_ratio=5.0)
+    gate = np.array([[OK, OK, OK, OK, OK, BROKE], [OK, OK, OK, DESEL, OK, OK]])
+    beta = np.array([[1.0, 0.1, -0.5, 1.0, 6.0, 0.05], [0.2, 5.0, NAN, 1.0, 1.0, 1.0]])
+    out = entry_gate(gate, beta, stats)
+    expected = [[OK, HEDGE, HEDGE, OK, HEDGE, BROKE], [OK, OK, HEDGE, DESEL, OK, OK]]
+    assert out.tolist() == expected
+    spot_y = np.array([True, False, False, False, True, True])
+    spot_x = np.array([False, False, False, False, True, False])
+    out = entry_gate(gate[1], beta[1], stats, spot_y=spot_y, spot_x=spot_x)
+    assert out.tolist() == [SPOT_Y, OK, HEDGE, DESEL, SPOT_BOTH, SPOT_Y]
+    with pytest.raises(ValueError, match=r"^beta: expected the gate's shape"):
+        entry_gate(gate, beta[0], stats)
+
+
+def test_refused_entries_never_open_and_a_later_in_band_bar_does() -> None:
+    z = np.array([[2.5], [2.6], [2.7], [0.0]])
+    gate = entry_gate(
+        np.zeros((4, 1), np.int64), np.array([[0.1], [-1.0], [1.0], [1.0]]), StatsConfig()
+    )
+    run = run_machine(z, np.full(1, 10.0), P, gate=gate)
+    assert run.action[:, 0].tolist() == [Action.HOLD, Action.HOLD, Action.OPEN_SHORT, Action.CLOSE]
+    assert run.reason[:2, 0].tolist() == [Reason.HEDGE_BAND, Reason.HEDGE_BAND]

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from pairscan.config import SignalsConfig, StatsConfig
-from pairscan.signals import PairState, machine_params, run_machine
+from pairscan.signals import Gate, PairState, machine_params, run_machine
 from pairscan.sizing.edge import MIN_EDGE_BARS, formation_edge
 from pairscan.stats import rolling_pair_stats
 
@@ -34,7 +34,9 @@ def test_edge_equals_a_plain_loop_over_the_positions() -> None:
     mean, var = formation_edge(close, iy, ix, np.array([7.0, 7.0]), stats, params)
     lp = np.log(close)
     _, beta, _, z = rolling_pair_stats(lp[:, iy], lp[:, ix], 240, 48)
-    state = run_machine(z, np.array([7.0, 7.0]), params).state
+    # The hedge band, written out: entries only where 0.2 <= beta <= 5 (StatsConfig defaults).
+    gate = np.where((beta >= 0.2) & (beta <= 5.0), Gate.OK, Gate.HEDGE_BAND)
+    state = run_machine(z, np.array([7.0, 7.0]), params, gate=gate).state
     for p in range(2):
         rets = []
         for t in range(close.shape[0] - 1):

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pairscan.signals import REASON_NAMES
+from pairscan.signals import REASON_NAMES, REFUSAL_REASONS
 from pairscan.tickets import CLOSE_REASONS, Leg, Ticket, ticket_id
 from tests.tickets.factories import BAR, X, Y, make_ticket
 
@@ -44,7 +44,8 @@ def test_the_id_differs_for_every_part_of_the_key() -> None:
 
 
 def test_close_reasons_are_the_machines() -> None:
-    assert set(CLOSE_REASONS) == set(REASON_NAMES.values()) - {"none"}
+    refusals = {REASON_NAMES[code] for code in REFUSAL_REASONS}
+    assert set(CLOSE_REASONS) == set(REASON_NAMES.values()) - {"none"} - refusals
 
 
 def test_nan_optional_values_become_none_and_numpy_numbers_are_plain() -> None:

@@ -31,7 +31,17 @@ from pairscan.backtest.kernels import (
 from pairscan.backtest.metrics import Metrics, compute_metrics
 from pairscan.backtest.walkforward import ADV_DAYS, WalkForward, walk_forward
 from pairscan.config import Config, SizingConfig, StatsConfig
-from pairscan.signals import Action, Gate, MachineRun, bars_stale, machine_params, run_machine
+from pairscan.signals import (
+    REASON_NAMES,
+    REFUSAL_REASONS,
+    Action,
+    Gate,
+    MachineRun,
+    bars_stale,
+    entry_gate,
+    machine_params,
+    run_machine,
+)
 from pairscan.sizing.edge import formation_edge
 from pairscan.sizing.kernels import entry_notional_nb
 from pairscan.sizing.target import bars_per_year, default_vol_nobs
@@ -52,6 +62,8 @@ class MarketPanel:
     funding: float64, summed funding rates charged at the start of each bar (0 for spot).
     lots: float64 (4, n_symbols): contract size, amount step, min amount, min notional.
     fee_bps: (n_symbols,) taker fee per fill; slippage_bps: (n_bars, n_symbols) per fill.
+    spot: bool (n_symbols,), a spot market (no short without a borrow: entries that would
+    short it are refused, `signals.entry_gate`).
     """
 
     timestamps: IntArray
@@ -65,6 +77,7 @@ class MarketPanel:
     lots: FloatArray
     fee_bps: FloatArray
     slippage_bps: FloatArray
+    spot: BoolArray
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,9 @@ class BacktestResult:
     n_dropped: int
     metrics: Metrics
     first_row: int  # panel row of equity[0]; ledger bars are panel rows
+    # Entries the guards refused in the traded period, by reason name (hedge_band,
+    # short_spot); every reason present, 0 if none.
+    refused: dict[str, int]
 
 
 def hedge_and_z(
@@ -163,11 +179,12 @@ def run_backtest(
         hedge = hedge_and_z(log_close, iy, ix, config) if iy.size else (np.zeros((n_bars, 0)),) * 2
     beta, z = hedge
     valid = panel.real[:, iy] & panel.real[:, ix]
+    gate = entry_gate(walk.gate, beta, config.stats, spot_y=panel.spot[iy], spot_x=panel.spot[ix])
     machine = run_machine(
         z,
         walk.half_life,
         machine_params(config.signals),
-        gate=walk.gate,
+        gate=gate,
         bars_stale=bars_stale(valid),
     )
     per_year = bars_per_year(panel.tf_ms)
@@ -196,6 +213,8 @@ def run_backtest(
         config.backtest.fill == "close",
         walk.entry_order,
         walk.bar_window[sl],
+        np.ascontiguousarray(panel.real[sl]),
+        last_real_rows(panel.real[sl]),
     )
     ledger[:, L_ENTRY_BAR] += trade_from_row
     ledger[:, L_EXIT_BAR] = np.where(
@@ -217,7 +236,22 @@ def run_backtest(
         n_dropped,
         metrics,
         trade_from_row,
+        refused_entries(machine, trade_from_row),
     )
+
+
+def last_real_rows(real: BoolArray) -> IntArray:
+    """Row of each column's last True (-1 if none): where a symbol's real candles end."""
+    n = real.shape[0]
+    last = n - 1 - np.argmax(real[::-1], axis=0)
+    return np.where(real.any(axis=0), last, -1).astype(np.int64)
+
+
+def refused_entries(machine: MachineRun, first_row: int = 0) -> dict[str, int]:
+    """Entries the entry guards refused from `first_row` on, per refusal reason name."""
+    hold = machine.action[first_row:] == Action.HOLD
+    reasons = machine.reason[first_row:]
+    return {REASON_NAMES[code]: int((hold & (reasons == code)).sum()) for code in REFUSAL_REASONS}
 
 
 def _target_notional(

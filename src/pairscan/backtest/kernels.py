@@ -12,6 +12,12 @@ Timing within bar t (open time O_t): (1) funding events with time in (O_{t-1}, O
 charged on the positions held then; (2) orders decided at the close of bar t-1 fill at O_t's
 open (or, with fill_at_close, orders fill at the close of the bar that decided them);
 (3) the book is marked at the close; (4) the close's decisions are turned into orders.
+
+Prices that really traded: an order fills only at a bar where both legs have a real candle
+(never at a forward-filled price); it waits for the first such bar. A leg whose data has ended
+for good (no real bar after `last_real[s]`, which is before the panel's last row) never fills
+again: a pending entry on it is cancelled and a pending exit closes at its last real close,
+with exit reason `Reason.DELISTED`, so no position is carried to the end at a stale mark.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import math
 import numpy as np
 from numba import njit
 
-from pairscan.signals.kernels import Action
+from pairscan.signals.kernels import Action, Reason
 from pairscan.sizing.kernels import LegCheck, leg_check_nb, pair_lots_nb
 
 # Ledger columns (float64), one row per round trip.
@@ -117,6 +123,8 @@ def simulate_nb(
     fill_at_close: bool,
     entry_order: np.ndarray,
     bar_window: np.ndarray,
+    real: np.ndarray,
+    last_real: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Simulate the book bar by bar.
 
@@ -137,6 +145,10 @@ def simulate_nb(
         as in the scan: no compounding). max_leverage: book gross cap, x capital; an entry
         that does not fit next to the open book is scaled down to the room left, in pair
         order, and dropped if a leg then cannot be sent (`sizing.apply_book_caps`' rule).
+    real: bool (n_bars, n_symbols), a real candle (not forward-filled); fills need both legs'.
+    last_real: int64 (n_symbols,), row of each symbol's last real candle (-1: none); a symbol
+        is dead after it only if it is below n_bars - 1, i.e. its data stopped before the
+        panel's end (delisting, a recording that stops), not merely because the panel ends.
 
     Returns (equity (n_bars,), gross (n_bars,), net (n_bars,) at each close, ledger
     (n_trades_max, L_NCOLS), n_trades, n_dropped).
@@ -163,7 +175,20 @@ def simulate_nb(
         cash = _charge_funding(t, open_px, funding, iy, ix, lots, book, last_close, ledger, cash)
         if not fill_at_close:
             cash, n_trades = _fill_pending(
-                t, open_px, iy, ix, lots, costs, book, sym_pos, ledger, cash, n_trades
+                t,
+                open_px,
+                iy,
+                ix,
+                lots,
+                costs,
+                book,
+                sym_pos,
+                ledger,
+                cash,
+                n_trades,
+                real,
+                last_real,
+                last_close,
             )
         for s in range(n_sym):
             if close_px[t, s] > 0.0:
@@ -186,7 +211,20 @@ def simulate_nb(
         )
         if fill_at_close:
             cash, n_trades = _fill_pending(
-                t, close_px, iy, ix, lots, costs, book, sym_pos, ledger, cash, n_trades
+                t,
+                close_px,
+                iy,
+                ix,
+                lots,
+                costs,
+                book,
+                sym_pos,
+                ledger,
+                cash,
+                n_trades,
+                real,
+                last_real,
+                last_close,
             )
         _mark(t, cash, iy, ix, lots, book, sym_pos, last_close, books)
     _mark_open_trades(iy, ix, lots, book, last_close, ledger)
@@ -370,17 +408,36 @@ def _fill_pending(
     ledger: np.ndarray,
     cash: float,
     n_trades: int,
+    real: np.ndarray,
+    last_real: np.ndarray,
+    last_close: np.ndarray,
 ) -> tuple[float, int]:
-    """Fill every pending order at bar t's prices, both legs of a pair together; an order
-    whose legs lack a price this bar waits for the next bar that has both."""
+    """Fill every pending order at bar t's prices, both legs of a pair together, only where
+    both legs have a real candle at t; otherwise the order waits for the next bar that has
+    both, unless a leg is dead (see the module docstring): then an entry is cancelled and an
+    exit closes at the dead leg's last real close (`last_close`, which forward fill never
+    changes), reason DELISTED."""
+    n_rows = real.shape[0]
     for j in range(iy.shape[0]):
         pend = book[B_PEND, j]
         if pend == 0.0:
             continue
         sy, sx = iy[j], ix[j]
         py, px = price[t, sy], price[t, sx]
-        if not (py > 0.0 and px > 0.0):
-            continue
+        live_y = real[t, sy] and py > 0.0
+        live_x = real[t, sx] and px > 0.0
+        if not (live_y and live_x):
+            # Each missing leg must be dead for good; one only missing for now means waiting.
+            ok_y = live_y or _dead_nb(t, last_real[sy], n_rows)
+            ok_x = live_x or _dead_nb(t, last_real[sx], n_rows)
+            if not (ok_y and ok_x):
+                continue
+            if pend == _PEND_ENTRY:
+                book[B_PEND, j] = 0.0
+                continue
+            book[B_REASON, j] = Reason.DELISTED
+            py = py if live_y else last_close[sy]
+            px = px if live_x else last_close[sx]
         if pend == _PEND_ENTRY:
             r = n_trades
             n_trades += 1
@@ -406,6 +463,12 @@ def _fill_pending(
         book[B_PEND, j] = 0.0
         cash += cash_y + cash_x
     return cash, n_trades
+
+
+@njit(cache=True, inline="always")
+def _dead_nb(t: int, last_real_row: int, n_rows: int) -> bool:
+    """The symbol's data ended before bar t for good, before the end of the panel."""
+    return t > last_real_row and last_real_row < n_rows - 1
 
 
 @njit(cache=True)

@@ -13,10 +13,12 @@ from pairscan.signals.kernels import (
 from pairscan.signals.machine import (
     ACTION_NAMES,
     REASON_NAMES,
+    REFUSAL_REASONS,
     STATE_NAMES,
     MachineRun,
     MachineState,
     bars_stale,
+    entry_gate,
     gate_from_selection,
     machine_params,
     run_machine,
@@ -26,6 +28,7 @@ from pairscan.signals.machine import (
 __all__ = [
     "ACTION_NAMES",
     "REASON_NAMES",
+    "REFUSAL_REASONS",
     "STATE_NAMES",
     "Action",
     "Gate",
@@ -35,6 +38,7 @@ __all__ = [
     "PairState",
     "Reason",
     "bars_stale",
+    "entry_gate",
     "gate_from_selection",
     "hold_limit_nb",
     "machine_params",

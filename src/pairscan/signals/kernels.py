@@ -36,22 +36,54 @@ class ReasonT(NamedTuple):
     COINT_BROKE: int
     DESELECTED: int
     DATA_STALE: int
+    DELISTED: int
+    HEDGE_BAND: int  # entry refused: rolling hedge ratio outside the band at the decision bar
+    SHORT_SPOT: int  # entry refused: it would short a spot leg
 
 
 class GateT(NamedTuple):
-    """Why a pair may not be traded at a bar (the value is the CLOSE reason it causes)."""
+    """Why a pair may not be traded at a bar.
+
+    Closing gates (COINT_BROKE, DESELECTED, DELISTED) block entries and close an open position
+    with the reason of the same value. Entry gates only refuse an entry the rule would make
+    (HOLD with a refusal reason, so scan and backtest can count them) and never close:
+    HEDGE_BAND (reason HEDGE_BAND); SPOT_Y / SPOT_X / SPOT_BOTH, the y / x / both legs are spot
+    markets, which refuses the entries that would short them (reason SHORT_SPOT)."""
 
     OK: int
     COINT_BROKE: int
     DESELECTED: int
+    DELISTED: int
+    HEDGE_BAND: int
+    SPOT_Y: int
+    SPOT_X: int
+    SPOT_BOTH: int
 
 
 PairState = PairStateT(FLAT=0, LONG_SPREAD=1, SHORT_SPREAD=2)
 Action = ActionT(HOLD=0, OPEN_LONG=1, OPEN_SHORT=2, CLOSE=3)
 Reason = ReasonT(
-    NONE=0, MEAN_REVERSION=1, STOP=2, TIME_STOP=3, COINT_BROKE=4, DESELECTED=5, DATA_STALE=6
+    NONE=0,
+    MEAN_REVERSION=1,
+    STOP=2,
+    TIME_STOP=3,
+    COINT_BROKE=4,
+    DESELECTED=5,
+    DATA_STALE=6,
+    DELISTED=7,
+    HEDGE_BAND=8,
+    SHORT_SPOT=9,
 )
-Gate = GateT(OK=0, COINT_BROKE=Reason.COINT_BROKE, DESELECTED=Reason.DESELECTED)
+Gate = GateT(
+    OK=0,
+    COINT_BROKE=Reason.COINT_BROKE,
+    DESELECTED=Reason.DESELECTED,
+    DELISTED=Reason.DELISTED,
+    HEDGE_BAND=Reason.HEDGE_BAND,
+    SPOT_Y=10,
+    SPOT_X=11,
+    SPOT_BOTH=12,
+)
 
 
 class MachineParamsT(NamedTuple):
@@ -90,12 +122,34 @@ def _entry_nb(z: float, p: MachineParamsT) -> int:
 
 
 @njit(cache=True, inline="always")
+def closing_gate_nb(gate: int) -> bool:
+    """A gate that blocks entries and closes an open position (its value is the reason)."""
+    return gate == Gate.COINT_BROKE or gate == Gate.DESELECTED or gate == Gate.DELISTED
+
+
+@njit(cache=True, inline="always")
+def _refusal_nb(gate: int, new: int) -> int:
+    """The reason an entry gate refuses opening `new`, or Reason.NONE. A long spread shorts x,
+    a short spread shorts y."""
+    if gate == Gate.HEDGE_BAND:
+        return Reason.HEDGE_BAND
+    if gate == Gate.SPOT_BOTH:
+        return Reason.SHORT_SPOT
+    if gate == Gate.SPOT_Y and new == PairState.SHORT_SPREAD:
+        return Reason.SHORT_SPOT
+    if gate == Gate.SPOT_X and new == PairState.LONG_SPREAD:
+        return Reason.SHORT_SPOT
+    return Reason.NONE
+
+
+@njit(cache=True, inline="always")
 def _exit_reason_nb(
     state: int, held: int, hold_limit: int, z: float, gate: int, bars_stale: int, p: MachineParamsT
 ) -> int:
     """Why an open position closes at this bar (Reason.NONE: it is held), by priority:
-    the pair's gate, stale data, stop, mean reversion, time stop. A NaN z decides nothing."""
-    if gate != Gate.OK:
+    the pair's closing gate, stale data, stop, mean reversion, time stop. A NaN z decides
+    nothing; entry gates never close a position (its legs were right when it opened)."""
+    if closing_gate_nb(gate):
         return gate
     if bars_stale >= p.stale_bars:
         return Reason.DATA_STALE
@@ -131,19 +185,24 @@ def transition_nb(
     fresh candle (0 = this bar is present for both).
 
     FLAT: a cooldown left after a stop counts down and blocks entry; otherwise it opens short
-    spread at entry_z <= z < stop_z and long spread at -stop_z < z <= -entry_z, when the gate
-    is OK, bars_stale is 0 and z is finite. Open: bars_held counts bars since the entry bar;
-    closes by `_exit_reason_nb`; a stop starts a cooldown of cooldown_bars. Thresholds are
-    inclusive (z exactly at entry_z enters, exactly at exit_z or stop_z exits).
+    spread at entry_z <= z < stop_z and long spread at -stop_z < z <= -entry_z, when no
+    closing gate is set, bars_stale is 0 and z is finite; an entry gate then refuses the
+    entry it blocks (action HOLD, reason HEDGE_BAND or SHORT_SPOT). Open: bars_held counts
+    bars since the entry bar; closes by `_exit_reason_nb`; a stop starts a cooldown of
+    cooldown_bars. Thresholds are inclusive (z exactly at entry_z enters, exactly at exit_z or
+    stop_z exits).
     """
     if state == PairState.FLAT:
         if cooldown > 0:
             return PairState.FLAT, 0, cooldown - 1, 0, Action.HOLD, Reason.NONE
         new = PairState.FLAT
-        if gate == Gate.OK and bars_stale == 0:
+        if not closing_gate_nb(gate) and bars_stale == 0:
             new = _entry_nb(z, p)
         if new == PairState.FLAT:
             return PairState.FLAT, 0, 0, 0, Action.HOLD, Reason.NONE
+        refused = _refusal_nb(gate, new)
+        if refused != Reason.NONE:
+            return PairState.FLAT, 0, 0, 0, Action.HOLD, refused
         action = Action.OPEN_SHORT if new == PairState.SHORT_SPREAD else Action.OPEN_LONG
         return new, 0, 0, hold_limit_nb(half_life_bars, p), action, Reason.NONE
     held = bars_held + 1
@@ -242,6 +301,6 @@ def bars_stale_nb(valid: np.ndarray) -> np.ndarray:
 def gate_values_ok_nb(gate: np.ndarray) -> bool:
     """Every value of an int gate array (any shape) is a `Gate` code."""
     for v in gate.flat:
-        if v != Gate.OK and v != Gate.COINT_BROKE and v != Gate.DESELECTED:
+        if v != Gate.OK and not closing_gate_nb(v) and not Gate.HEDGE_BAND <= v <= Gate.SPOT_BOTH:
             return False
     return True

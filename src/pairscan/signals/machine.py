@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from pairscan.config import SignalsConfig
+from pairscan.config import SignalsConfig, StatsConfig
 from pairscan.signals.kernels import (
     Action,
     Gate,
@@ -26,6 +26,7 @@ from pairscan.signals.kernels import (
     step_nb,
 )
 from pairscan.stats.selection import Reason as SelectionReason
+from pairscan.stats.selection import hedge_in_band
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -33,6 +34,8 @@ FloatArray = npt.NDArray[np.float64]
 ACTION_NAMES = {v: k for k, v in Action._asdict().items()}
 REASON_NAMES = {v: k.lower() for k, v in Reason._asdict().items()}
 STATE_NAMES = {v: k for k, v in PairState._asdict().items()}
+# Reasons that come with a HOLD: an entry the rule would make and an entry gate refused.
+REFUSAL_REASONS = (Reason.HEDGE_BAND, Reason.SHORT_SPOT)
 
 
 def machine_params(config: SignalsConfig) -> MachineParamsT:
@@ -284,3 +287,36 @@ def gate_from_selection(selection: SelectionTable, pairs: Sequence[tuple[str, st
         else:
             gate[k] = Gate.DESELECTED
     return gate
+
+
+def entry_gate(
+    gate: Any,
+    beta: Any,
+    stats: StatsConfig,
+    *,
+    spot_y: Any = False,
+    spot_x: Any = False,
+) -> IntArray:
+    """The selection gate with the entry guards added, for the scan and the backtest alike.
+
+    gate: int `Gate` codes from the selection ((n_bars, n_pairs) or (n_pairs,)); beta: the
+    rolling hedge ratio at each decision bar, same shape. spot_y, spot_x: bool (n_pairs,) (or
+    scalars), the leg is a spot market. Where the selection lets a pair trade (`Gate.OK`):
+    - `Gate.HEDGE_BAND` when beta is outside [stats.min_hedge_ratio, stats.max_hedge_ratio]
+      (`stats.hedge_in_band`, the rule selection applies to the static beta): a hedge that
+      drifted towards zero or flipped sign would make a one-legged or same-side trade;
+    - else `Gate.SPOT_Y` / `SPOT_X` / `SPOT_BOTH` for spot legs: shorting spot needs a
+      borrow that pairscan neither arranges nor charges, so those entries are refused.
+    Closing gates pass through unchanged. A NaN beta (warm-up) is out of band, but z is NaN
+    there too, so no entry is counted as refused.
+    """
+    g = np.asarray(gate, dtype=np.int64)
+    b = np.asarray(beta, dtype=np.float64)
+    if g.shape != b.shape:
+        raise ValueError(f"beta: expected the gate's shape {g.shape}, got {b.shape}")
+    sy = np.broadcast_to(np.asarray(spot_y, dtype=np.bool_), g.shape[-1:])
+    sx = np.broadcast_to(np.asarray(spot_x, dtype=np.bool_), g.shape[-1:])
+    spot = np.select([sy & sx, sy, sx], [Gate.SPOT_BOTH, Gate.SPOT_Y, Gate.SPOT_X], default=Gate.OK)
+    ok = g == Gate.OK
+    out = np.where(ok & ~hedge_in_band(b, stats), Gate.HEDGE_BAND, g)
+    return np.where((out == Gate.OK) & (spot != Gate.OK), spot, out).astype(np.int64)

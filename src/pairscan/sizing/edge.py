@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pairscan.config import StatsConfig
-from pairscan.signals import MachineParamsT, PairState, bars_stale, run_machine
+from pairscan.signals import MachineParamsT, PairState, bars_stale, entry_gate, run_machine
 from pairscan.stats.ols import rolling_pair_stats
 
 FloatArray = npt.NDArray[np.float64]
@@ -48,7 +48,9 @@ def formation_edge(
     y, x = lp[:, iy], lp[:, ix]
     _, beta, _, z = rolling_pair_stats(y, x, stats.window_bars, stats.z_window_bars)
     valid = np.isfinite(y) & np.isfinite(x)
-    run = run_machine(z, half_life_bars, params, bars_stale=bars_stale(valid))
+    # The entry guards the scan and the backtest apply (hedge band) shape the edge too.
+    gate = entry_gate(np.zeros(z.shape, np.int64), beta, stats)
+    run = run_machine(z, half_life_bars, params, gate=gate, bars_stale=bars_stale(valid))
     held = np.where(run.state == PairState.LONG_SPREAD, 1.0, 0.0) - np.where(
         run.state == PairState.SHORT_SPREAD, 1.0, 0.0
     )

@@ -39,6 +39,7 @@ CLOSE_REASONS: Final = (
     "coint_broke",
     "deselected",
     "data_stale",
+    "delisted",
 )
 JSON_VERSION: Final = 1
 """Version of the JSON form (`"v"`); a reader refuses any other."""
