@@ -102,7 +102,7 @@ def print_backtest(console: Console, report: Any, pairs: Any, top: int = 10) -> 
         ("annual return (CAGR)", _pct(m.annual_return)),
         ("annual vol", _share(m.annual_vol)),
         ("Sharpe / Sortino / Calmar", f"{_num(m.sharpe)} / {_num(m.sortino)} / {_num(m.calmar)}"),
-        ("deflated Sharpe (P[SR > 0])", f"{_num(m.deflated_sharpe, '.3f')} ({m.n_trials} trials)"),
+        ("deflated Sharpe", _dsr_text(m.deflated_sharpe, m.n_trials)),
         ("max drawdown (bars)", f"{_pct(m.max_drawdown)} ({m.max_drawdown_bars})"),
         ("trades / win rate", f"{m.n_trades} / {_share(m.win_rate)}"),
         ("profit factor", _num(m.profit_factor)),
@@ -118,6 +118,7 @@ def print_backtest(console: Console, report: Any, pairs: Any, top: int = 10) -> 
         ),
         ("pairs ever selected", str(len(report.result.pairs))),
         ("entries dropped by sizing", str(report.result.n_dropped)),
+        ("entries refused by guards", _refused_text(report.result.refused)),
     )
     for name, value in rows:
         table.add_row(name, value)
@@ -138,7 +139,17 @@ def print_backtest(console: Console, report: Any, pairs: Any, top: int = 10) -> 
             )
         console.print(per_pair)
     else:
-        console.print("no trades: no pair passed selection, or no signal fired")
+        console.print("no trades")
+    sel = report.selection
+    console.print(
+        f"selection: {sel.windows_with_pairs} of {sel.windows} re-selections chose a pair; "
+        "pairs per reason: "
+        + escape(", ".join(f"{k} {v}" for k, v in sel.reasons.items() if v) or "none")
+    )
+    if sel.nothing_selected:
+        console.print(f"no pair selected: {escape(sel.nothing_selected)}")
+    for line in sel.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(line)}")
 
 
 def print_sweep(console: Console, sweep: Any, top: int = 20) -> None:
@@ -169,3 +180,18 @@ def print_sweep(console: Console, sweep: Any, top: int = 20) -> None:
             _share(m.win_rate),
         )
     console.print(table)
+
+
+def _dsr_text(dsr: float, n_trials: int) -> str:
+    """The deflated Sharpe ratio with the trials it counts and what that means: with one
+    trial nothing is deflated, it is the probabilistic Sharpe ratio P[true SR > 0]."""
+    if n_trials <= 1:
+        return f"{_num(dsr, '.3f')} (1 trial: prob. true Sharpe > 0, nothing deflated)"
+    return f"{_num(dsr, '.3f')} (prob. true Sharpe > the best of {n_trials} trials by luck)"
+
+
+def _refused_text(refused: dict[str, int]) -> str:
+    total = sum(refused.values())
+    if not total:
+        return "0"
+    return f"{total} (" + ", ".join(f"{k} {v}" for k, v in refused.items() if v) + ")"

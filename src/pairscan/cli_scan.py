@@ -45,6 +45,15 @@ def print_scan(console: Console, report: Any) -> None:
         console.print("no new tickets")
     for line in report.dropped:
         console.print(f"entry not sent: {escape(line)}")
+    for line in report.refused:
+        console.print(f"entry refused: {escape(line)}")
+    if report.nothing_selected:
+        counts = ", ".join(f"{k} {v}" for k, v in report.selection_reasons.items() if v)
+        console.print(f"no pair selected: {escape(report.nothing_selected)}")
+        if counts:
+            console.print(f"pairs per reason: {escape(counts)}")
+    for line in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(line)}")
     if report.delivered:
         sent = ", ".join(f"{k} {v}" for k, v in report.delivered.items())
         console.print(f"delivered: {sent}; open positions: {report.open_positions}")

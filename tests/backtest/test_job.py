@@ -45,12 +45,14 @@ def test_golden_metrics_on_the_demo_market(demo_dir: Path) -> None:
     report = run_backtest_job(_config(demo_dir))
     m = report.result.metrics
     assert report.symbols == PERPS
-    assert (m.n_trades, len(report.result.pairs)) == (55, 19)
-    assert m.total_return == pytest.approx(0.032306585842, rel=1e-6)
-    assert m.sharpe == pytest.approx(0.59491766523, rel=1e-6)
-    assert m.max_drawdown == pytest.approx(-0.046653482389, rel=1e-6)
-    assert m.fees_paid == pytest.approx(329.66826669, rel=1e-6)
-    assert m.funding_paid == pytest.approx(-16.481860705, rel=1e-6)
+    # Regenerated when selection started counting both orientations of every candidate pair
+    # in the BH family and the hedge band (55 trades / 19 pairs / +3.23 % before).
+    assert (m.n_trades, len(report.result.pairs)) == (52, 17)
+    assert m.total_return == pytest.approx(0.028240379059, rel=1e-6)
+    assert m.sharpe == pytest.approx(0.52721883654, rel=1e-6)
+    assert m.max_drawdown == pytest.approx(-0.046835732079, rel=1e-6)
+    assert m.fees_paid == pytest.approx(315.31406641, rel=1e-6)
+    assert m.funding_paid == pytest.approx(-16.387860047, rel=1e-6)
 
 
 def test_ledger_reconciles_with_equity(demo_dir: Path) -> None:
@@ -119,7 +121,7 @@ def test_cli_backtest_json_and_outputs(demo_dir: Path, monkeypatch: pytest.Monke
     result = runner.invoke(pairs, ["backtest", "--json", "--out", "report", "--top", "2"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["metrics"]["n_trades"] == 55
+    assert data["metrics"]["n_trades"] == 52
     assert data["start"] == "2025-08-14 00:00Z"
     files = sorted(p.name for p in (demo_dir / "report").iterdir())
     assert files[:6] == [
@@ -133,7 +135,7 @@ def test_cli_backtest_json_and_outputs(demo_dir: Path, monkeypatch: pytest.Monke
     assert len([f for f in files if f.startswith("z_")]) == 2
     assert not [f for f in files if f.startswith(".")]  # no temporary files left
     ledger = pd.read_parquet(demo_dir / "report" / "ledger.parquet")
-    assert len(ledger) == 56  # 55 closed trades and one still open at the end
+    assert len(ledger) == 53  # 52 closed trades and one still open at the end
     assert set(ledger["exit_reason"]) <= {
         "mean_reversion",
         "stop",
@@ -141,8 +143,12 @@ def test_cli_backtest_json_and_outputs(demo_dir: Path, monkeypatch: pytest.Monke
         "coint_broke",
         "deselected",
         "data_stale",
+        "delisted",
         "open",
     }
+    # Every trade is a hedge: the legs are on opposite sides.
+    assert (np.sign(ledger["qty_y"]) == -np.sign(ledger["qty_x"])).all()
+    assert data["entries_refused"].keys() == {"hedge_band", "short_spot"}
     equity = pd.read_csv(demo_dir / "report" / "equity.csv")
     assert equity["equity"].iloc[-1] == pytest.approx(10_000 + ledger["pnl"].sum())
 
@@ -167,7 +173,7 @@ def test_cli_backtest_table_and_sweep(demo_dir: Path, monkeypatch: pytest.Monkey
         (["--sweep", "entry_z"], "expected KEY=V1,V2"),
         (["--sweep", "entry_z=1,9"], "signals needs stop_z > entry_z > exit_z"),
         (["--sweep", "window=2"], "stats.window_bars must be between 3"),
-        (["--symbols", "BTC/USDT:USDT"], "at least 2 cached symbols"),
+        (["--symbols", "BTC/USDT:USDT"], "one symbol only"),
         (["--symbols", "BTC/USDT:USDT,NOPE/USDT:USDT"], "nothing cached for NOPE/USDT:USDT"),
     ],
 )

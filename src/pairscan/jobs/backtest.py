@@ -27,7 +27,7 @@ from pairscan.backtest.engine import (
     select_walk_forward,
 )
 from pairscan.backtest.metrics import bar_returns, deflated_sharpe_ratio
-from pairscan.backtest.plots import plot_equity, plot_pair_z
+from pairscan.backtest.plots import pair_plot_marks, plot_equity, plot_pair_z
 from pairscan.backtest.report import equity_frame, ledger_frame, pair_breakdown
 from pairscan.backtest.walkforward import WalkForward
 from pairscan.cache import Store, read_panel
@@ -36,7 +36,17 @@ from pairscan.cache.liquidity import spread_bps
 from pairscan.config import Config
 from pairscan.errors import ConfigError, ExchangeError
 from pairscan.jobs.common import cache_exchange_id, open_cache, open_source, run_clock_ms
-from pairscan.market import MS_PER_DAY, Candles, MarketInfo, format_utc, symbol_key, timeframe_ms
+from pairscan.market import (
+    MS_PER_DAY,
+    Candles,
+    MarketInfo,
+    format_utc,
+    is_spot_market,
+    symbol_key,
+    timeframe_ms,
+)
+from pairscan.stats.explain import SelectionFacts, sum_reasons, universe_warnings, why_empty
+from pairscan.stats.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +68,20 @@ class BacktestReport:
     result: BacktestResult
     fee_source: str
     slippage_source: str
+    selection: SelectionOutcome
+
+
+@dataclass(frozen=True)
+class SelectionOutcome:
+    """The walk-forward selections in numbers: windows, those that selected a pair, pairs per
+    rejection reason over all windows, the binding cause when none ever selected a pair
+    (`stats.explain.why_empty`, the scan's rule too), and warnings about the universe."""
+
+    windows: int
+    windows_with_pairs: int
+    reasons: dict[str, int]
+    nothing_selected: str | None
+    warnings: tuple[str, ...]
 
 
 def is_perp(symbol: str) -> bool:
@@ -82,6 +106,7 @@ class LoadedMarket:
     symbols: tuple[str, ...]
     fee_source: str
     slippage_source: str
+    warnings: tuple[str, ...] = ()
 
 
 def load_market(
@@ -107,11 +132,12 @@ def load_market(
         universe = tuple(
             symbols or config.universe.symbols or cached_universe(store, exchange, timeframe)
         )
-        if len(universe) < 2:
+        if not universe:
             raise ConfigError(
-                f"backtest needs at least 2 cached symbols at {timeframe} on {exchange} "
-                f"(found {len(universe)}): run `pairs cache update` first"
+                f"no cached symbols at {timeframe} on {exchange}: run `pairs cache update` first"
             )
+        if len(universe) < 2:
+            raise ConfigError(f"one symbol only ({universe[0]}): a pair needs two; add symbols")
         warmup_ms = history_ms + config.stats.window_bars * tf_ms
         aligned = read_panel(
             store,
@@ -141,9 +167,11 @@ def load_market(
         lots=_lots(universe, markets),
         fee_bps=fee_bps,
         slippage_bps=slippage,
+        spot=np.array([is_spot_market(s, markets) for s in universe], dtype=np.bool_),
     )
     first = _first_traded_row(aligned, start_ms, history_ms)
-    return LoadedMarket(panel, first, universe, fee_source, slippage_source)
+    warnings = tuple(universe_warnings(universe, markets, config.universe.quote))
+    return LoadedMarket(panel, first, universe, fee_source, slippage_source, warnings)
 
 
 def run_backtest_job(
@@ -170,6 +198,34 @@ def _report(config: Config, market: LoadedMarket, result: BacktestResult) -> Bac
         result=result,
         fee_source=market.fee_source,
         slippage_source=market.slippage_source,
+        selection=selection_outcome(market, result, config),
+    )
+
+
+def selection_outcome(
+    market: LoadedMarket, result: BacktestResult, config: Config
+) -> SelectionOutcome:
+    windows = result.walk.windows
+    reasons = sum_reasons(w.selection.summary() for w in windows)
+    panel = market.panel
+    cached = panel.real.any(axis=0)
+    rows = np.flatnonzero(panel.real.any(axis=1))
+    facts = SelectionFacts(
+        symbols=market.symbols,
+        n_cached=int(cached.sum()),
+        n_eligible=max((len(w.eligible) for w in windows), default=0),
+        reasons=reasons,
+        first_bar_ms=int(panel.timestamps[rows[0]]) if rows.size else None,
+        last_bar_ms=int(panel.timestamps[-1]),
+        min_adv_quote=config.stats.min_adv_quote,
+    )
+    sched = Schedule.of(config.stats.formation_days, config.stats.reselect_every_hours)
+    return SelectionOutcome(
+        windows=len(windows),
+        windows_with_pairs=sum(bool(w.selection.selected.any()) for w in windows),
+        reasons=reasons,
+        nothing_selected=why_empty(facts, sched, len(result.pairs)),
+        warnings=market.warnings,
     )
 
 
@@ -436,21 +492,30 @@ def _plot_pair(
     config: Config,
     out_dir: Path,
 ) -> Path:
+    """z_<y>_<x>.png: the pair's z-score over the traded period with the machine's decisions
+    at their decision bars and its selected periods shaded; the title counts the trades the
+    ledger filled (an entry the sizer dropped is still drawn as a decision) and their P&L."""
     k = result.pairs.index(pair)
-    trades = ledger[(ledger["y"] == pair[0]) & (ledger["x"] == pair[1])]
+    rows = slice(result.first_row, None)
     times = pd.to_datetime(result.timestamps, unit="ms", utc=True)
+    z = result.z[rows, k]
+    marks = pair_plot_marks(
+        times,
+        z,
+        result.machine.action[rows, k],
+        result.machine.reason[rows, k],
+        result.walk.gate[rows, k],
+    )
+    trades = ledger[(ledger["y"] == pair[0]) & (ledger["x"] == pair[1])]
     sig = config.signals
+    title = (
+        f"{pair[0]} on {pair[1]}: spread z-score and decisions\n"
+        f"{len(trades)} trades filled, P&L {trades['pnl'].sum():+,.2f} quote"
+    )
     path = out_dir / f"z_{symbol_key(pair[0])}_{symbol_key(pair[1])}.png"
 
     def draw(p: Path) -> None:
-        plot_pair_z(
-            times,
-            result.z[result.first_row :, k],
-            trades,
-            (sig.entry_z, sig.exit_z, sig.stop_z),
-            p,
-            f"{pair[0]} on {pair[1]}: spread z-score and trades",
-        )
+        plot_pair_z(times, z, marks, (sig.entry_z, sig.exit_z, sig.stop_z), p, title)
 
     return _atomic(path, draw)
 
@@ -479,5 +544,14 @@ def metrics_json(report: BacktestReport) -> dict[str, object]:
         "slippage": report.slippage_source,
         "pairs_selected": len(report.result.pairs),
         "entries_dropped_by_sizing": report.result.n_dropped,
+        "entries_refused": dict(report.result.refused),
+        "selection": {
+            "windows": report.selection.windows,
+            "windows_with_pairs": report.selection.windows_with_pairs,
+            "pairs_per_reason": report.selection.reasons,
+            "nothing_selected": report.selection.nothing_selected,
+        },
+        "warnings": list(report.selection.warnings),
+        "deflated_sharpe_trials": report.result.metrics.n_trials,
         "metrics": clean,
     }

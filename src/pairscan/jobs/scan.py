@@ -16,6 +16,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,6 +45,8 @@ from pairscan.jobs.scan_decide import (
     PairDecision,
     StoredSelection,
     decide,
+    is_refusal,
+    refusal_text,
     select_at,
     tracked_pairs,
 )
@@ -51,6 +54,7 @@ from pairscan.market import MS_PER_HOUR, MarketInfo, format_utc, last_closed_ope
 from pairscan.notify import Channel, Message, build_channels
 from pairscan.signals import Action
 from pairscan.state import PositionRecord, StateStore
+from pairscan.stats.explain import SelectionFacts, sum_reasons, universe_warnings, why_empty
 from pairscan.stats.schedule import Schedule
 from pairscan.tickets import (
     Leg,
@@ -99,6 +103,10 @@ class ScanReport:
     pairs_scanned: int = 0
     tickets: list[Ticket] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # entries a guard refused, with the reason
+    selection_reasons: dict[str, int] = field(default_factory=dict)  # pairs per reason
+    nothing_selected: str | None = None  # the binding cause when the selection is empty
+    warnings: list[str] = field(default_factory=list)
     delivered: dict[str, int] = field(default_factory=dict)
     channel_errors: list[str] = field(default_factory=list)
     open_positions: int = 0
@@ -297,6 +305,7 @@ def _decide_bar(
         selection = StoredSelection.from_payload(boundary, stored[1])
     report.selection_boundary_ms = boundary
     report.selected = [list(p) for p in selection.pairs()]
+    _explain_selection(panel, selection, sched, config, report)
     records = state.records() if state is not None else {}
     open_pairs = [k for k, r in records.items() if r.is_open]
     missing = sorted({s for p in open_pairs for s in p if s not in panel.symbols})
@@ -321,6 +330,7 @@ def _decide_bar(
         for d in decisions
         if d.size is not None and d.size.dropped
     )
+    report.refused.extend(refusal_text(d, config.stats) for d in decisions if is_refusal(d))
     if dry_run or state is None:
         report.status = "dry_run"
         return
@@ -330,6 +340,33 @@ def _decide_bar(
     if new_selection:
         writers.append(selection_writer(boundary, selection.to_payload()))
     state.commit_run(bar_ms, rows, extra=combine(*writers), expect_last_bar_ms=state.last_bar_ms())
+
+
+def _explain_selection(
+    panel: AlignedPanel,
+    selection: StoredSelection,
+    sched: Schedule,
+    config: Config,
+    report: ScanReport,
+) -> None:
+    """Pairs per rejection reason, the binding cause when nothing is selected, and warnings
+    about the universe (`stats.explain`, the backtest's rule too)."""
+    reasons = sum_reasons([Counter(selection.reason)])
+    real = ~panel.filled & np.isfinite(panel.close)
+    cached = real.any(axis=0)
+    first = int(panel.timestamps[np.flatnonzero(real.any(axis=1))[0]]) if cached.any() else None
+    facts = SelectionFacts(
+        symbols=panel.symbols,
+        n_cached=int(cached.sum()),
+        n_eligible=len(selection.eligible),
+        reasons=reasons,
+        first_bar_ms=first,
+        last_bar_ms=int(panel.timestamps[-1]) if panel.timestamps.size else None,
+        min_adv_quote=config.stats.min_adv_quote,
+    )
+    report.selection_reasons = reasons
+    report.nothing_selected = why_empty(facts, sched, len(selection.pairs()))
+    report.warnings = universe_warnings(panel.symbols, report.markets, config.universe.quote)
 
 
 def _bar_values(decisions: list[PairDecision]) -> BarValues:

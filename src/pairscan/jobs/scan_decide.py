@@ -18,12 +18,16 @@ import numpy.typing as npt
 
 from pairscan.backtest.walkforward import eligible_symbols
 from pairscan.cache.align import AlignedPanel
-from pairscan.config import Config
-from pairscan.market import MS_PER_DAY, MarketInfo
+from pairscan.config import Config, StatsConfig
+from pairscan.market import MS_PER_DAY, MarketInfo, is_spot_market
 from pairscan.signals import (
     REASON_NAMES,
+    REFUSAL_REASONS,
     Action,
+    Gate,
     MachineState,
+    Reason,
+    entry_gate,
     gate_from_selection,
     machine_params,
     step_machine,
@@ -214,6 +218,45 @@ def last_bar_stats(
     return alpha, beta, z
 
 
+def last_real_close(panel: AlignedPanel, symbol: str) -> float:
+    """The close of `symbol`'s last real (not forward-filled) candle in the panel; NaN if
+    none. A close ticket for a stale or delisted leg is priced here, the last price that
+    really traded, never at a forward-filled or missing bar."""
+    k = panel.symbols.index(symbol)
+    rows = np.flatnonzero(~panel.filled[:, k] & np.isfinite(panel.close[:, k]))
+    return float(panel.close[rows[-1], k]) if rows.size else math.nan
+
+
+def delisted(symbol: str, markets: Mapping[str, MarketInfo]) -> bool:
+    """The exchange's market list (when it could be loaded) no longer trades the symbol:
+    absent, or inactive (Binance: any status but TRADING)."""
+    if not markets:
+        return False  # market filters unavailable: nothing is known, staleness still applies
+    market = markets.get(symbol)
+    return market is None or not market.active
+
+
+def pair_gate(
+    selection: StoredSelection,
+    pairs: Sequence[Pair],
+    beta: FloatArray,
+    markets: Mapping[str, MarketInfo],
+    config: Config,
+) -> npt.NDArray[np.int64]:
+    """The gate of each tracked pair at the bar: the selection's, the entry guards the
+    backtest applies too (`signals.entry_gate`: hedge band, spot legs), and `Gate.DELISTED`
+    for a pair with a leg the exchange no longer trades (closes an open position at once)."""
+    gate = entry_gate(
+        gate_from_selection(selection, pairs),
+        beta,
+        config.stats,
+        spot_y=np.array([is_spot_market(y, markets) for y, _ in pairs], dtype=np.bool_),
+        spot_x=np.array([is_spot_market(x, markets) for _, x in pairs], dtype=np.bool_),
+    )
+    gone = np.array([delisted(y, markets) or delisted(x, markets) for y, x in pairs], bool)
+    return np.where(gone, Gate.DELISTED, gate).astype(np.int64)
+
+
 def bars_since_real(panel: AlignedPanel, symbol: str, bar_ms: int) -> int:
     """Bars from the last real (not forward-filled) candle of `symbol` to `bar_ms`."""
     k = panel.symbols.index(symbol)
@@ -238,7 +281,7 @@ def decide(
     log_close = np.log(panel.close)
     alpha, beta, z = last_bar_stats(panel, log_close, pairs, config)
     half_life = np.array([selection.value(p, "half_life") for p in pairs])
-    gate = gate_from_selection(selection, pairs)
+    gate = pair_gate(selection, pairs, beta, markets, config)
     stale = np.array(
         [
             max(bars_since_real(panel, y, bar_ms), bars_since_real(panel, x, bar_ms))
@@ -250,7 +293,7 @@ def decide(
         machine, z, half_life, machine_params(config.signals), gate=gate, bars_stale=stale
     )
     col = {s: k for k, s in enumerate(panel.symbols)}
-    last = panel.close[-1]
+    last = {s: last_real_close(panel, s) for p in pairs for s in p}
     sizes: dict[int, PairSize] = {}
     for k, (y, x) in enumerate(pairs):
         if action[k] in (Action.OPEN_LONG, Action.OPEN_SHORT):
@@ -276,17 +319,47 @@ def decide(
             beta=float(beta[k]),
             half_life=float(half_life[k]),
             qvalue=selection.value(p, "qvalue"),
-            price_y=float(last[col[p[0]]]),
-            price_x=float(last[col[p[1]]]),
+            price_y=last[p[0]],
+            price_x=last[p[1]],
             action=int(action[k]),
-            reason="entry"
-            if action[k] in (Action.OPEN_LONG, Action.OPEN_SHORT)
-            else REASON_NAMES[int(reason[k])],
+            reason=_reason_name(int(action[k]), int(reason[k])),
             size=sizes.get(k),
         )
         for k, p in enumerate(pairs)
     ]
     return new, decisions
+
+
+_REFUSAL_NAMES = frozenset(REASON_NAMES[code] for code in REFUSAL_REASONS)
+
+
+def is_refusal(d: PairDecision) -> bool:
+    """An entry the rule made and an entry guard refused (no ticket)."""
+    return d.action == Action.HOLD and d.reason in _REFUSAL_NAMES
+
+
+def refusal_text(d: PairDecision, stats: StatsConfig) -> str:
+    """One line for the run summary: the pair, the guard and the number it judged."""
+    y, x = d.pair
+    side = "long" if d.z < 0 else "short"
+    if d.reason == REASON_NAMES[Reason.HEDGE_BAND]:
+        why = (
+            f"hedge ratio {d.beta:.3g} outside [{stats.min_hedge_ratio:g}, "
+            f"{stats.max_hedge_ratio:g}] (stats.min_hedge_ratio/max_hedge_ratio)"
+        )
+    else:
+        why = f"a {side} spread would short a spot leg (no borrow)"
+    return f"{y} ~ {x}: {d.reason} at z {d.z:+.2f}: {why}"
+
+
+def _reason_name(action: int, reason: int) -> str:
+    """ "entry" for an open, the close reason for a close, the refusal reason for an entry a
+    guard refused, "" for a plain hold."""
+    if action in (Action.OPEN_LONG, Action.OPEN_SHORT):
+        return "entry"
+    if action == Action.CLOSE or reason in REFUSAL_REASONS:
+        return REASON_NAMES[reason]
+    return ""
 
 
 def _size_entry(
