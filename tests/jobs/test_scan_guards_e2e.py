@@ -94,6 +94,9 @@ def test_a_leg_that_stops_trading_closes_the_position_within_stale_bars(
         assert close["bar_ms"] == bar(k_open + 2)  # the first run that saw the status
     else:
         assert close["bar_ms"] == last_real + STALE_BARS * 3_600_000
+    # The chats say a leg stopped trading, not just a reason code.
+    said = "no longer listed" if inactive else "no new candle"
+    assert any(said in text and y in text for text in fake_chat.shown("telegram"))
     # Priced at the dead leg's last real close, never a forward-filled or missing bar.
     assert _leg(close, dead)["ref_price"] == pytest.approx(last_close, rel=1e-12)
     assert np.isfinite(close["pnl_estimate_quote"])

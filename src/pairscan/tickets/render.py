@@ -358,12 +358,24 @@ def render_plain(ticket: Ticket) -> str:
     return " — ".join(p for p in parts if p)
 
 
+# Close reasons a reader must act on differently: the position is closed because a leg no
+# longer trades, at the last price that really traded, not because the spread reverted.
+_LEG_GONE = {
+    "data_stale": "a leg has had no new candle for signals.stale_bars bars; prices are its "
+    "last real close",
+    "delisted": "a leg is inactive or no longer listed on the exchange; prices are its last "
+    "real close",
+}
+
+
 def _ticket_lines(ticket: Ticket) -> list[_Line]:
     reason = f" ({ticket.reason})" if ticket.is_close else ""
     lines = [
         _line(("b", _headline(ticket)), f" {_pair(ticket.y_symbol, ticket.x_symbol)}{reason}"),
         *(_line(_leg_text(leg, ticket.quote)) for leg in ticket.legs),
     ]
+    if ticket.is_close and ticket.reason in _LEG_GONE:
+        lines.append(_line(("b", _LEG_GONE[ticket.reason])))
     estimate = _pnl_estimate(ticket)
     if estimate:
         lines.append(_line(("b", estimate)))
@@ -386,7 +398,7 @@ def render_slack(ticket: Ticket) -> dict[str, Any]:
     """The ticket as a Slack incoming-webhook payload: `text` (the one-line fallback) and
     `blocks` (a header, a section of fields with the numbers, sections with the legs)."""
     fields = [
-        ("Action", f"{ticket.action} ({ticket.reason})"),
+        ("Action", f"{ticket.action} ({_LEG_GONE.get(ticket.reason, ticket.reason)})"),
         ("z-score", _levels(ticket)),
         ("Hedge · half-life · q", _stats(ticket)),
         ("Risk", _risk(ticket)),
