@@ -16,8 +16,9 @@ from pairscan.backtest.engine import MarketPanel, run_backtest
 from pairscan.backtest.kernels import L_EXIT_BAR, L_PNL
 from pairscan.cli import pairs
 from pairscan.config import Config, load_config
-from pairscan.jobs.backtest import load_market, run_backtest_job, run_sweep
+from pairscan.jobs.backtest import load_market, metrics_json, run_backtest_job, run_sweep
 from pairscan.jobs.cache_update import run_cache_update
+from pairscan.signals import Reason
 
 PERPS = tuple(
     f"{b}/USDT:USDT"
@@ -197,3 +198,21 @@ def test_backtest_on_an_empty_cache_says_what_to_do(
     result = CliRunner().invoke(pairs, ["backtest"])
     assert result.exit_code == 2
     assert "run `pairs cache update` first" in result.output
+
+
+def test_a_spot_universe_never_shorts_spot(tmp_path: Path) -> None:
+    """On spot markets every pair trade would short one leg: each entry the rule makes is
+    refused (short_spot) and counted, the run warns, and no trade is booked."""
+    spot = tuple(s.split(":")[0] for s in PERPS[:6])
+    (tmp_path / "config.yaml").write_text("data_dir: data\nexchange: {id: demo}\n", "utf-8")
+    config = load_config(tmp_path / "config.yaml", env={}, overrides={"stats.max_qvalue": 0.5})
+    run_cache_update(config, symbols=spot)
+    report = run_backtest_job(config)
+    assert report.symbols == spot
+    assert report.result.metrics.n_trades == 0
+    assert report.result.refused["short_spot"] > 0
+    assert report.result.refused["short_spot"] == int(
+        (report.result.machine.reason == Reason.SHORT_SPOT).sum()
+    )
+    assert any("spot markets" in w for w in report.selection.warnings)
+    assert metrics_json(report)["entries_refused"]["short_spot"] > 0
