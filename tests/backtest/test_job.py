@@ -216,3 +216,25 @@ def test_a_spot_universe_never_shorts_spot(tmp_path: Path) -> None:
     )
     assert any("spot markets" in w for w in report.selection.warnings)
     assert metrics_json(report)["entries_refused"]["short_spot"] > 0
+
+
+def test_every_stats_key_decides_what_a_sweep_may_share() -> None:
+    """A sweep reuses selections and hedges between variants that agree on the keys that decide
+    them; a stats key in neither list would be shared by mistake (a variant of it would silently
+    run the first variant's selection)."""
+    from pairscan.config import StatsConfig
+    from pairscan.jobs.backtest import _HEDGE_KEYS, _SELECTION_KEYS
+
+    assert {f.name for f in dataclasses.fields(StatsConfig)} == {*_SELECTION_KEYS, *_HEDGE_KEYS}
+
+
+def test_a_sweep_of_the_hedge_band_changes_the_selection(demo_dir: Path) -> None:
+    variants = [
+        ("band", _config(demo_dir)),
+        ("no band", _config(demo_dir, **{"stats.min_hedge_ratio": 1e-6})),
+    ]
+    band, wide = run_sweep(variants).reports
+    hedged = sum(w.selection.summary()["hedge_out_of_band"] for w in band.result.walk.windows)
+    assert hedged > 0
+    assert band.selection.reasons["hedge_out_of_band"] == hedged
+    assert wide.selection.reasons["hedge_out_of_band"] < hedged

@@ -345,6 +345,8 @@ _SELECTION_KEYS = (
     "min_return_corr",
     "min_adv_quote",
     "max_qvalue",
+    "min_hedge_ratio",
+    "max_hedge_ratio",
     "coint_maxlag",
     "coint_autolag",
     "half_life_min_bars",
