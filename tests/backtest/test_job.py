@@ -46,14 +46,15 @@ def test_golden_metrics_on_the_demo_market(demo_dir: Path) -> None:
     report = run_backtest_job(_config(demo_dir))
     m = report.result.metrics
     assert report.symbols == PERPS
-    # Regenerated when selection started counting both orientations of every candidate pair
-    # in the BH family and the hedge band (55 trades / 19 pairs / +3.23 % before).
-    assert (m.n_trades, len(report.result.pairs)) == (52, 17)
-    assert m.total_return == pytest.approx(0.028240379059, rel=1e-6)
-    assert m.sharpe == pytest.approx(0.52721883654, rel=1e-6)
-    assert m.max_drawdown == pytest.approx(-0.046835732079, rel=1e-6)
-    assert m.fees_paid == pytest.approx(315.31406641, rel=1e-6)
-    assert m.funding_paid == pytest.approx(-16.387860047, rel=1e-6)
+    # Regenerated when BH started running over every candidate pair (Bonferroni over the two
+    # orientations, p = 1 for prefiltered pairs) and the hedge band came in: 55 trades / 19
+    # pairs / +3.23 % before.
+    assert (m.n_trades, len(report.result.pairs)) == (50, 14)
+    assert m.total_return == pytest.approx(0.050156449586, rel=1e-6)
+    assert m.sharpe == pytest.approx(0.90088092227, rel=1e-6)
+    assert m.max_drawdown == pytest.approx(-0.040310707253, rel=1e-6)
+    assert m.fees_paid == pytest.approx(302.06112950, rel=1e-6)
+    assert m.funding_paid == pytest.approx(-16.729791667, rel=1e-6)
 
 
 def test_ledger_reconciles_with_equity(demo_dir: Path) -> None:
@@ -122,7 +123,7 @@ def test_cli_backtest_json_and_outputs(demo_dir: Path, monkeypatch: pytest.Monke
     result = runner.invoke(pairs, ["backtest", "--json", "--out", "report", "--top", "2"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["metrics"]["n_trades"] == 52
+    assert data["metrics"]["n_trades"] == 50
     assert data["start"] == "2025-08-14 00:00Z"
     files = sorted(p.name for p in (demo_dir / "report").iterdir())
     assert files[:6] == [
@@ -136,7 +137,7 @@ def test_cli_backtest_json_and_outputs(demo_dir: Path, monkeypatch: pytest.Monke
     assert len([f for f in files if f.startswith("z_")]) == 2
     assert not [f for f in files if f.startswith(".")]  # no temporary files left
     ledger = pd.read_parquet(demo_dir / "report" / "ledger.parquet")
-    assert len(ledger) == 53  # 52 closed trades and one still open at the end
+    assert len(ledger) == 51  # 50 closed trades and one still open at the end
     assert set(ledger["exit_reason"]) <= {
         "mean_reversion",
         "stop",
