@@ -1,8 +1,9 @@
 """`pairs scan` when a leg of an open position stops trading, end to end with real parts: the
 CLI, real ccxt against the local Binance-protocol server (whose klines for that symbol stop,
-and whose exchangeInfo then marks it inactive), the local chat server and the real SQLite
-state. The position must be closed by a ticket that says why, priced at the leg's last real
-close, within `signals.stale_bars` bars of that leg's last real bar; no new entry may use it.
+and whose exchangeInfo then marks it inactive, or drops it), the local chat server and the
+real SQLite state. The position must be closed by a ticket that says why, priced at the leg's
+last real close, within `signals.stale_bars` bars of that leg's last real bar; no new entry may
+use it.
 """
 
 from __future__ import annotations
@@ -56,13 +57,13 @@ def _leg(ticket: dict[str, Any], symbol: str) -> dict[str, Any]:
     return legs[0]
 
 
-@pytest.mark.parametrize("inactive", [False, True], ids=["stale", "inactive"])
+@pytest.mark.parametrize("inactive", ["", "SETTLING", "removed"])
 def test_a_leg_that_stops_trading_closes_the_position_within_stale_bars(
     fake_binance: FakeBinance,
     fake_chat: FakeChat,
     tmp_path: Any,
     isolated: None,
-    inactive: bool,
+    inactive: str,
 ) -> None:
     scan = make_scan(tmp_path / "run", fake_binance, fake_chat)
     k_open, opened = _open_first_position(scan)
@@ -73,8 +74,10 @@ def test_a_leg_that_stops_trading_closes_the_position_within_stale_bars(
     last_close = _stop_klines(fake_binance, dead, last_real)
     k = k_open + 1
     assert_ok(scan.run(k))
-    if inactive:
-        fake_binance.state.set_status(dead, "SETTLING")
+    if inactive == "removed":
+        fake_binance.state.delist(dead)  # gone from exchangeInfo, klines answer -1121
+    elif inactive:
+        fake_binance.state.set_status(dead, inactive)
     closes: list[dict[str, Any]] = []
     outputs = []
     while not closes and k < k_open + 1 + STALE_BARS + 2:
@@ -92,6 +95,8 @@ def test_a_leg_that_stops_trading_closes_the_position_within_stale_bars(
     assert close["reason"] == ("delisted" if inactive else "data_stale")
     if inactive:
         assert close["bar_ms"] == bar(k_open + 2)  # the first run that saw the status
+        # A symbol the exchange dropped is not a typo: the run decides, and says so (exit 1).
+        assert (result.exit_code == 1) == (inactive == "removed"), result.output
     else:
         assert close["bar_ms"] == last_real + STALE_BARS * 3_600_000
     # The chats say a leg stopped trading, not just a reason code.

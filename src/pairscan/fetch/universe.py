@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from pairscan.config import UniverseConfig
 from pairscan.errors import ConfigError, UnknownSymbolError
@@ -57,8 +57,12 @@ def eligible_markets(markets: Iterable[MarketInfo], config: UniverseConfig) -> l
     return kept
 
 
-def check_symbols(source: MarketSource, symbols: Iterable[str]) -> None:
+def check_symbols(
+    source: MarketSource, symbols: Iterable[str], cached: Collection[str] = ()
+) -> list[str]:
     """Raise a clear error for symbols the exchange does not list; warn for inactive ones.
+    Returns the symbols no longer listed that `cached` holds: those were delisted, not
+    mistyped, and their history (and any open position on them) must not stop the run.
 
     Markets are loaded again once before a symbol is called unknown: an exchange can answer
     one market-list request with a garbage body that ccxt parses into no markets of a type.
@@ -69,7 +73,10 @@ def check_symbols(source: MarketSource, symbols: Iterable[str]) -> None:
     if any(s not in markets for s in symbols):
         log.info("%s: reloading markets before calling a symbol unknown", exchange)
         markets = source.load_markets(reload=True)
-    unknown = [s for s in symbols if s not in markets]
+    delisted = [s for s in symbols if s not in markets and s in cached]
+    for symbol in delisted:
+        log.warning("%s: %s is no longer listed (delisted); keeping its history", exchange, symbol)
+    unknown = [s for s in symbols if s not in markets and s not in cached]
     if unknown:
         hints = []
         for symbol in unknown:
@@ -77,19 +84,23 @@ def check_symbols(source: MarketSource, symbols: Iterable[str]) -> None:
             hints.append(f"{symbol}" + (f" (did you mean {' or '.join(close)}?)" if close else ""))
         raise UnknownSymbolError(f"{exchange} does not list {', '.join(hints)}")
     for symbol in symbols:
-        if not markets[symbol].active:
+        if symbol in markets and not markets[symbol].active:
             log.warning(
                 "%s: %s is not active (delisted or halted); keeping its history", exchange, symbol
             )
+    return delisted
 
 
-def resolve_universe(source: MarketSource, config: UniverseConfig) -> list[str]:
+def resolve_universe(
+    source: MarketSource, config: UniverseConfig, cached: Collection[str] = ()
+) -> list[str]:
     """The symbols to track, in order: `universe.symbols` as given, or the `top_n` eligible
-    markets by 24h quote volume (ties broken by symbol for a stable order)."""
+    markets by 24h quote volume (ties broken by symbol for a stable order). A listed symbol
+    the exchange no longer lists is kept when `cached` holds it (see `check_symbols`)."""
     markets = source.load_markets()
     if config.symbols:
         symbols = [s for s in config.symbols if s not in set(config.exclude)]
-        check_symbols(source, symbols)
+        check_symbols(source, symbols, cached)
         return symbols
     candidates = eligible_markets(markets.values(), config)
     if not candidates:

@@ -84,13 +84,18 @@ def run_cache_update(
     try:
         clock = effective_clock_ms(source, run_clock)
         with open_cache(config) as store:
-            wanted = list(symbols) or resolve_universe(source, config.universe)
+            cached = _cached_unlisted(config, source, store, symbols or config.universe.symbols)
+            wanted = list(symbols) or resolve_universe(source, config.universe, cached)
             if symbols:
-                check_symbols(source, wanted)
+                check_symbols(source, wanted, cached)
+            listed = source.load_markets()
             results = []
             for done, symbol in enumerate(wanted):
                 if on_symbol is not None:
                     on_symbol(symbol, done, len(wanted))
+                if symbol not in listed:
+                    results.append(_delisted(config, symbol))
+                    continue
                 results.append(_update_symbol(config, source, store, symbol, clock, since_ms))
         return UpdateReport(
             exchange=cache_exchange_id(config),
@@ -114,6 +119,33 @@ def _start_ms(
         # refetch_bars = N asks again for the newest N cached bars (0: only new ones).
         return last_ms - (config.cache.refetch_bars - 1) * tf_ms
     return last_closed_open_ms(now_ms, tf_ms) - config.cache.history_days * MS_PER_DAY + tf_ms
+
+
+def _cached_unlisted(
+    config: Config, source: MarketSource, store: Store, symbols: Sequence[str]
+) -> set[str]:
+    """Symbols asked for that the exchange's market list lacks but the cache holds: delisted
+    (not mistyped) symbols, whose history and open positions must not stop the run."""
+    listed = source.load_markets()
+    exchange, timeframe = cache_exchange_id(config), config.cache.timeframe
+    found = set()
+    for symbol in (s for s in symbols if s not in listed):
+        try:
+            if store.last_timestamp(exchange, symbol, timeframe) is not None:
+                found.add(symbol)
+        except CacheError:
+            found.add(symbol)  # cached, though unreadable: still not a typo
+    return found
+
+
+def _delisted(config: Config, symbol: str) -> SymbolUpdate:
+    """A cached symbol the exchange no longer lists: nothing to fetch, history kept, reported
+    as failed so the run says so (and a scan closes open positions on it as delisted)."""
+    return SymbolUpdate(
+        symbol=symbol,
+        error=f"no longer listed by {config.exchange.id} (delisted): its cached history is "
+        "kept; remove it from universe.symbols",
+    )
 
 
 def _update_symbol(

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from pairscan.cache import read_panel
+from pairscan.cache import Store, read_panel
 from pairscan.cache.align import AlignedPanel
 from pairscan.config import Config
-from pairscan.errors import ExchangeError, NotifyError
+from pairscan.errors import CacheError, ExchangeError, NotifyError
 from pairscan.jobs.cache_update import UpdateReport, run_cache_update
 from pairscan.jobs.common import (
     RUN_ID,
@@ -228,7 +228,7 @@ def _decide_and_commit(
         panel = read_panel(
             store,
             report.exchange,
-            universe,
+            universe + _held_outside(state, universe, store, report.exchange, config),
             config.cache.timeframe,
             start_ms=start,
             end_ms=report.bar_ms,
@@ -239,6 +239,25 @@ def _decide_and_commit(
     for bar in bars:
         _decide_bar(config, state, _up_to(panel, bar), bar, sched, report, dry_run)
     report.seconds["decide"] = time.perf_counter() - started
+
+
+def _held_outside(
+    state: StateStore | None, universe: list[str], store: Store, exchange: str, config: Config
+) -> list[str]:
+    """Cached symbols of open positions that left the universe (dropped from the top-N
+    ranking, delisted): read with it, so those positions are still decided and closed (stale
+    data, delisted) instead of being held forever."""
+    if state is None:
+        return []
+    held = {s for pair, r in state.records().items() if r.is_open for s in pair}
+    outside = []
+    for symbol in sorted(held - set(universe)):
+        try:
+            if store.last_timestamp(exchange, symbol, config.cache.timeframe) is not None:
+                outside.append(symbol)
+        except CacheError as exc:
+            log.error("%s", exc)  # unreadable: the position is reported, not decided
+    return outside
 
 
 def _bars_to_decide(last: int | None, bar_ms: int, tf_ms: int, dry_run: bool) -> list[int]:
