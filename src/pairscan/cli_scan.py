@@ -47,11 +47,11 @@ def print_scan(console: Console, report: Any) -> None:
         console.print(f"entry not sent: {escape(line)}")
     for line in report.refused:
         console.print(f"entry refused: {escape(line)}")
+    counts = ", ".join(f"{k} {v}" for k, v in report.selection_reasons.items() if v)
+    if counts:
+        console.print(f"selection pairs per reason: {escape(counts)}")
     if report.nothing_selected:
-        counts = ", ".join(f"{k} {v}" for k, v in report.selection_reasons.items() if v)
         console.print(f"no pair selected: {escape(report.nothing_selected)}")
-        if counts:
-            console.print(f"pairs per reason: {escape(counts)}")
     for line in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(line)}")
     if report.delivered:
