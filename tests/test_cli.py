@@ -4,6 +4,7 @@ cache in a temp folder, JSON and table output, exit codes and one-line errors.""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -348,7 +349,7 @@ def test_state_show_on_a_foreign_file_is_one_line(tmp_path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text("not a database\n" * 100, encoding="utf-8")
     result = run(make_config(tmp_path), "state", "show")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 4, result.output
     assert "Traceback" not in result.output
     assert result.stderr.splitlines() == [
         f"error: {path} is not a pairscan state database (file is not a database); move it "
@@ -537,6 +538,15 @@ def test_error_text_with_brackets_is_printed_not_parsed_as_markup(
         )
     )
     result = CliRunner().invoke(pairs, ["--config", str(config_file), "cache", "update"])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 4, result.output  # its only symbol failed
     assert "Traceback" not in result.output
     assert "bad [/] [bold" in " ".join(result.stdout.split())
+
+
+def test_help_lists_every_exit_code() -> None:
+    from pairscan.errors import EXIT_CODES
+
+    result = CliRunner().invoke(pairs, ["--help"])
+    assert result.exit_code == 0
+    for code in EXIT_CODES:
+        assert re.search(rf"^\s+{code}\s+\S", result.output, re.MULTILINE), code

@@ -145,7 +145,7 @@ def test_exchange_errors_echoing_secrets_are_reported_without_them(
 
     done = run_cli(tmp_path, config, source, *args)
     assert_no_secret(done.stdout + done.stderr)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 1, done.stderr  # some symbols updated: partial
     assert "Traceback" not in done.stderr
     assert fake.state.pending_faults == 0  # every echo was served
     for symbol, (endpoint, _, _, retried) in FAILING.items():
@@ -179,7 +179,7 @@ def test_failing_exchange_info_echoing_secrets_is_one_line_without_them(
 
     done = run_cli(tmp_path, config, "environment", "--now", str(NOW), "cache", "update")
     assert_no_secret(done.stdout + done.stderr)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 4, done.stderr  # nothing updated: the run failed
     assert done.stdout == ""
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, done.stderr
@@ -199,7 +199,7 @@ def test_garbage_body_cut_short_in_a_message_shows_no_part_of_a_secret(
     config = write_config(tmp_path / "conf", exchange_doc(fake, ["ETH/USDT"]), "dotenv")
 
     done = run_cli(tmp_path, config, "dotenv", "--now", str(NOW), "cache", "update", "--json")
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 4, done.stderr  # nothing updated: the run failed
     (row,) = json.loads(done.stdout)["symbols"]
     assert row["error"].startswith(f"binance fetch_ohlcv ETH/USDT failed after {ATTEMPTS} attempts")
     assert "200 response is not JSON" in row["error"]
@@ -267,7 +267,7 @@ def test_credentials_in_ccxt_config_are_masked_too(
     assert_no_secret(output)
     for value in credentials.values():
         assert value not in output
-    assert result.exit_code == 1, output
+    assert result.exit_code == 4, output  # nothing updated: the run failed
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, result.stderr
     assert errors[0].startswith("error: binance load_markets failed: ")

@@ -1,15 +1,19 @@
 """The `pairs` command line: parse -> typed Config -> one jobs.* call -> render -> exit code.
 
-No trading or data logic lives here. Errors a user can cause print one line and exit
-non-zero (2: bad config or usage, 1: some work failed), never a traceback.
+No trading or data logic lives here. Every error prints one line and exits with a code of
+`errors.EXIT_CODES`, never a traceback: pairscan's own errors name what to fix; anything
+unexpected names where it failed and where its traceback was written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,12 +30,17 @@ from rich.table import Table
 
 from pairscan import __version__
 from pairscan.config import Config, env_secret_values, load_config
-from pairscan.errors import PairscanError
+from pairscan.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    PairscanError,
+)
 from pairscan.fetch.retry import redact
 from pairscan.jobs.common import RUN_ID
 from pairscan.market import format_utc, parse_utc
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 _LOG_WIDTH = 140  # tables printed into cron logs or pipes: do not wrap at 80 columns
 _MAX_LOG_CHARS = 2000
 
@@ -50,12 +59,15 @@ class Globals:
     now_ms: int | None
     verbosity: int
     log_json: bool = False
+    # The configs this invocation loaded (their data_dir is where a traceback is written).
+    loaded: list[Config] = dataclasses.field(default_factory=list, compare=False)
 
     def load(self, **overrides: Any) -> Config:
         extra = {k: v for k, v in overrides.items() if v is not None}
         if self.exchange:
             extra["exchange.id"] = self.exchange
         config = load_config(self.config_path, overrides=extra)
+        self.loaded.append(config)
         if self.log_json and not any(
             isinstance(h, RotatingFileHandler) for h in logging.getLogger().handlers
         ):
@@ -145,15 +157,76 @@ def _parse_time(option: str) -> Callable[[click.Context, click.Parameter, str | 
 
 
 @contextmanager
-def _reported_errors(config_path: str | None) -> Iterator[None]:
-    """Turn pairscan errors into one line on stderr and the error's exit code. Config errors
-    quote the bad value, which may be a pasted secret: every message is redacted."""
+def _reported_errors(g: Globals, *, as_json: bool = False) -> Iterator[None]:
+    """Turn every error into one line on stderr and an exit code of `EXIT_CODES` (with
+    `--json`, also a JSON error object on stdout). pairscan's errors carry their own code;
+    Ctrl-C is 130; anything unexpected is EXIT_FAILED, its traceback written to the data
+    directory's logs/errors.log (and shown with -vv). Messages may quote a pasted secret:
+    every one is redacted."""
     try:
         yield
     except PairscanError as exc:
-        secrets = env_secret_values(config_path)
-        click.echo(f"error: {redact(str(exc), secrets, max_chars=_MAX_LOG_CHARS)}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(g, str(exc), exc.exit_code, as_json)
+    except KeyboardInterrupt:
+        _fail(g, "interrupted: nothing more was done", EXIT_INTERRUPTED, as_json)
+    except (click.exceptions.Exit, click.ClickException):
+        raise
+    except Exception as exc:
+        where = _write_traceback(g, exc)
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        _fail(
+            g,
+            f"unexpected {type(exc).__name__} in {_origin(exc)}"
+            + (f": {detail}" if detail else "")
+            + f"; traceback in {where}",
+            EXIT_FAILED,
+            as_json,
+        )
+
+
+def _fail(g: Globals, message: str, code: int, as_json: bool) -> None:
+    secrets = tuple(env_secret_values(g.config_path)) + tuple(
+        s for c in g.loaded for s in c.secret_values()
+    )
+    text = redact(message, secrets, max_chars=_MAX_LOG_CHARS)
+    click.echo(f"error: {text}", err=True)
+    if as_json:
+        status = "interrupted" if code == EXIT_INTERRUPTED else "failed"
+        error = {"status": status, "error": text, "exit_code": code, "run_id": RUN_ID.get()}
+        click.echo(json.dumps(error, indent=2))
+    sys.exit(code)
+
+
+def _origin(exc: BaseException) -> str:
+    """Where pairscan's code was when it failed: `cache/parquet_store.py:177 (_read)`."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f"{os.sep}pairscan{os.sep}" in f.filename] or frames
+    if not ours:
+        return "pairscan"
+    frame = ours[-1]
+    path = frame.filename.split(f"{os.sep}pairscan{os.sep}")[-1]
+    return f"{path}:{frame.lineno} ({frame.name})"
+
+
+def _write_traceback(g: Globals, exc: BaseException) -> str:
+    """Log the traceback (shown on stderr with -vv) and append it, redacted, to
+    data_dir/logs/errors.log when a config was loaded. Returns where it went."""
+    logging.getLogger(__name__).debug("unexpected error", exc_info=exc)
+    text = "".join(traceback.format_exception(exc))
+    if not g.loaded:
+        return "the log with -vv"
+    secrets = g.loaded[-1].secret_values()
+    path = g.loaded[-1].data_dir / "logs" / "errors.log"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            # Line by line: redact() folds a text to one line, a traceback needs its lines.
+            lines = (redact(line, secrets, max_chars=10_000) for line in text.splitlines())
+            handle.write(f"--- {stamp} run {RUN_ID.get()}\n" + "\n".join(lines) + "\n")
+    except OSError:
+        return "the log with -vv"
+    return f"{path} (or rerun with -vv)"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -205,6 +278,15 @@ def pairs(
       pairs state show                            # open positions of the hourly scan
       pairs --exchange demo backtest --out report/
       pairs --exchange demo scan                  # the hourly job: tickets to the console
+
+    \b
+    Exit codes:
+      0    ok
+      1    partial: decided and committed; some symbols or channels failed (retried)
+      2    bad config or usage; nothing written
+      3    locked: another scan holds the data directory; this run did nothing
+      4    failed: the run decided nothing (exchange unreachable, state/cache fault, bug)
+      130  interrupted (Ctrl-C)
     """
     verbosity = -1 if quiet else verbose
     _setup_logging(verbosity)
@@ -252,17 +334,19 @@ def cache_update(
     """
     from pairscan.jobs.cache_update import run_cache_update
 
-    with _reported_errors(g.config_path):
+    with _reported_errors(g, as_json=as_json):
         config = g.load(**{"cache.timeframe": timeframe})
         with _progress(enabled=not as_json and g.verbosity >= 0) as on_symbol:
             report = run_cache_update(
                 config, now_ms=g.now_ms, symbols=symbols, since_ms=since, on_symbol=on_symbol
             )
-    if as_json:
-        click.echo(json.dumps(_jsonable(report), indent=2))
-    else:
-        _print_update(report)
-    sys.exit(EXIT_PARTIAL if report.failed else EXIT_OK)
+        if as_json:
+            click.echo(json.dumps(_jsonable(report), indent=2))
+        else:
+            _print_update(report)
+    # Nothing updated at all is a failed run, not a partial one.
+    everything_failed = bool(report.symbols) and len(report.failed) == len(report.symbols)
+    sys.exit(EXIT_FAILED if everything_failed else EXIT_PARTIAL if report.failed else EXIT_OK)
 
 
 @cache.command("stats")
@@ -278,12 +362,12 @@ def cache_stats(g: Globals, as_json: bool) -> None:
     """
     from pairscan.jobs.cache_stats import run_cache_stats
 
-    with _reported_errors(g.config_path):
+    with _reported_errors(g, as_json=as_json):
         report = run_cache_stats(g.load(), now_ms=g.now_ms)
-    if as_json:
-        click.echo(json.dumps(_jsonable(report), indent=2))
-    else:
-        _print_stats(report)
+        if as_json:
+            click.echo(json.dumps(_jsonable(report), indent=2))
+        else:
+            _print_stats(report)
 
 
 @pairs.group()
@@ -307,12 +391,12 @@ def state_show(g: Globals, as_json: bool) -> None:
     """
     from pairscan.jobs.state_show import run_state_show
 
-    with _reported_errors(g.config_path):
+    with _reported_errors(g, as_json=as_json):
         report = run_state_show(g.load())
-    if as_json:
-        click.echo(json.dumps(_jsonable(report), indent=2))
-    else:
-        _print_state(report)
+        if as_json:
+            click.echo(json.dumps(_jsonable(report), indent=2))
+        else:
+            _print_state(report)
 
 
 @pairs.command("scan")
@@ -332,8 +416,10 @@ def scan(g: Globals, symbols: tuple[str, ...], dry_run: bool, status: bool, as_j
     """The hourly job: update the cache, decide the last closed bar for every selected pair
     and open position, save the tickets, send them to the configured channels.
 
-    Exit codes: 0 ok, 1 partial (a symbol or a channel failed; undelivered tickets are
-    retried next run), 2 bad config or usage, 3 another scan holds the lock.
+    Exit codes: 0 ok, 1 partial (decided and committed; a symbol or a channel failed and is
+    retried next run), 2 bad config or usage, 3 another scan holds the lock, 4 failed
+    (decided nothing), 130 interrupted. With --json, stdout holds only JSON (tickets printed
+    by the console channel go to stderr) and a failed run prints a JSON error object.
 
     \b
     Examples:
@@ -346,7 +432,7 @@ def scan(g: Globals, symbols: tuple[str, ...], dry_run: bool, status: bool, as_j
     from pairscan.jobs.scan import last_runs, run_scan
     from pairscan.jobs.state_show import run_state_show
 
-    with _reported_errors(g.config_path):
+    with _reported_errors(g, as_json=as_json):
         config = g.load()
         if status:
             runs, positions = last_runs(config), run_state_show(config)
@@ -355,11 +441,13 @@ def scan(g: Globals, symbols: tuple[str, ...], dry_run: bool, status: bool, as_j
             else:
                 print_status(_stdout(), runs, positions)
             return
-        report = run_scan(config, now_ms=g.now_ms, symbols=symbols, dry_run=dry_run)
-    if as_json:
-        click.echo(json.dumps(scan_json(report), indent=2))
-    else:
-        print_scan(_stdout(), report)
+        # --json: stdout is the JSON document alone; what the run prints goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            report = run_scan(config, now_ms=g.now_ms, symbols=symbols, dry_run=dry_run)
+        if as_json:
+            click.echo(json.dumps(scan_json(report), indent=2))
+        else:
+            print_scan(_stdout(), report)
     sys.exit(EXIT_PARTIAL if report.partial else EXIT_OK)
 
 
@@ -419,7 +507,7 @@ def backtest(
 
     if more_sweep and not sweep:
         raise click.UsageError(f"unexpected argument {more_sweep[0]!r} (did you mean --sweep?)")
-    with _reported_errors(g.config_path):
+    with _reported_errors(g, as_json=as_json):
         if sweep:
             grid = parse_sweep((*sweep, *more_sweep))
             variants = [(label, g.load(**overrides)) for label, overrides in grid]
@@ -452,15 +540,15 @@ def backtest(
             config, symbols=symbols or None, start_ms=start, end_ms=end, now_ms=g.now_ms
         )
         written = write_outputs(report, config, Path(out_dir), top) if out_dir else []
-    if as_json:
-        click.echo(json.dumps(metrics_json(report), indent=2))
-        return
-    from pairscan.backtest.report import ledger_frame, pair_breakdown
+        if as_json:
+            click.echo(json.dumps(metrics_json(report), indent=2))
+            return
+        from pairscan.backtest.report import ledger_frame, pair_breakdown
 
-    console = _stdout()
-    print_backtest(console, report, pair_breakdown(ledger_frame(report.result)))
-    if written:
-        console.print(f"wrote {len(written)} files to {escape(str(out_dir))}")
+        console = _stdout()
+        print_backtest(console, report, pair_breakdown(ledger_frame(report.result)))
+        if written:
+            console.print(f"wrote {len(written)} files to {escape(str(out_dir))}")
 
 
 @contextmanager
@@ -615,5 +703,10 @@ def _print_state(report: Any) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    pairs(prog_name="pairs")
+    """Console-script entry point. Ctrl-C before a command runs (while Python imports) ends
+    quietly with 130 too."""
+    try:
+        pairs(prog_name="pairs")
+    except KeyboardInterrupt:
+        click.echo("error: interrupted: nothing more was done", err=True)
+        sys.exit(EXIT_INTERRUPTED)

@@ -5,17 +5,37 @@ Nothing here imports a third-party library: every stage may raise these.
 
 from __future__ import annotations
 
+# Exit codes, one table for the CLI, README and supervisors (systemd, cron wrappers):
+EXIT_OK = 0  # the run did its work
+EXIT_PARTIAL = 1  # the run decided and committed; some symbols or channels failed (retried)
+EXIT_USAGE = 2  # bad configuration or usage; nothing was written
+EXIT_LOCKED = 3  # another scan holds the data directory's lock; this run did nothing
+EXIT_FAILED = 4  # the run failed and decided nothing (exchange unreachable, unexpected error)
+EXIT_INTERRUPTED = 130  # Ctrl-C / SIGINT
+EXIT_CODES = {
+    EXIT_OK: "ok",
+    EXIT_PARTIAL: "partial: the run decided and committed, but some symbols or channels failed "
+    "and will be retried",
+    EXIT_USAGE: "bad config or usage (one line naming the key or option and the fix); nothing "
+    "written",
+    EXIT_LOCKED: "locked: another scan holds the data directory; this run did nothing",
+    EXIT_FAILED: "failed: the run decided nothing (exchange unreachable for every symbol, a "
+    "state or cache fault, an unexpected error)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGINT)",
+}
+
 
 class PairscanError(Exception):
-    """Base class of every error pairscan reports to the user without a traceback."""
+    """Base class of every error pairscan reports to the user without a traceback. Raised out
+    of a command it means the run failed (EXIT_FAILED) unless a subclass says otherwise."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
 
 class ConfigError(PairscanError):
     """Bad configuration or usage: names the key, the bad value and what is allowed."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class ExchangeError(PairscanError):
@@ -32,7 +52,7 @@ class ExchangeError(PairscanError):
 class UnknownSymbolError(ExchangeError):
     """The exchange does not list a symbol the user asked for: a usage error, nothing fetched."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class BadResponseError(ExchangeError):
@@ -65,4 +85,4 @@ class StateError(PairscanError):
 class LockedError(PairscanError):
     """Another run holds the data directory's scan lock: this run did nothing."""
 
-    exit_code = 3
+    exit_code = EXIT_LOCKED

@@ -148,9 +148,9 @@ def load_market(
             end_ms=end_ms,
             max_ffill_bars=config.cache.max_ffill_bars,
         )
+        if aligned.n_bars == 0:
+            raise ConfigError(_no_bars(store, exchange, universe, timeframe, start_ms, end_ms))
         funding = _funding_panel(store, exchange, aligned)
-    if aligned.n_bars == 0:
-        raise ConfigError(f"no cached bars of {', '.join(universe)} in the requested period")
     _check_columns(aligned)
     markets = _markets(config, now_ms, universe)
     fee_bps, fee_source = _fees(config, universe, markets)
@@ -172,6 +172,30 @@ def load_market(
     first = _first_traded_row(aligned, start_ms, history_ms)
     warnings = tuple(universe_warnings(universe, markets, config.universe.quote))
     return LoadedMarket(panel, first, universe, fee_source, slippage_source, warnings)
+
+
+def _no_bars(
+    store: Store,
+    exchange: str,
+    universe: Sequence[str],
+    timeframe: str,
+    start_ms: int | None,
+    end_ms: int | None,
+) -> str:
+    """Why the requested period has no cached bar, with what the cache does hold."""
+    if start_ms is not None and end_ms is not None and start_ms > end_ms:
+        return f"--start {format_utc(start_ms)} is after --end {format_utc(end_ms)}"
+    lasts = [store.last_timestamp(exchange, s, timeframe) for s in universe]
+    known = [t for t in lasts if t is not None]
+    if not known:
+        return (
+            f"nothing cached for {', '.join(universe)} at {timeframe} on {exchange}: run "
+            f"`pairs cache update --symbols {','.join(universe)}` first"
+        )
+    span = f"the cache of {', '.join(universe)} ends {format_utc(max(known))}"
+    if start_ms is not None and start_ms > max(known):
+        return f"--start {format_utc(start_ms)} is after the cached data: {span}"
+    return f"no cached bars of {', '.join(universe)} in the requested period; {span}"
 
 
 def run_backtest_job(

@@ -27,7 +27,7 @@ import numpy as np
 from pairscan.cache import Store, read_panel
 from pairscan.cache.align import AlignedPanel
 from pairscan.config import Config
-from pairscan.errors import CacheError, ExchangeError, NotifyError
+from pairscan.errors import CacheError, ExchangeError, LockedError, NotifyError
 from pairscan.jobs.cache_update import UpdateReport, run_cache_update
 from pairscan.jobs.common import (
     RUN_ID,
@@ -41,6 +41,13 @@ from pairscan.jobs.common import (
 from pairscan.jobs.digest import digest_due, paper_book, send_digest
 from pairscan.jobs.lock import run_lock
 from pairscan.jobs.positions import BarValues, machine_from_records, records_after_bar
+from pairscan.jobs.preflight import (
+    channels_or_fail,
+    check_state_not_lost,
+    check_writable,
+    runs_log_path,
+    tickets_dir,
+)
 from pairscan.jobs.scan_decide import (
     PairDecision,
     StoredSelection,
@@ -51,7 +58,8 @@ from pairscan.jobs.scan_decide import (
     tracked_pairs,
 )
 from pairscan.market import MS_PER_HOUR, MarketInfo, format_utc, last_closed_open_ms, timeframe_ms
-from pairscan.notify import Channel, Message, build_channels
+from pairscan.notify import Channel, Message
+from pairscan.redaction import redact
 from pairscan.signals import Action
 from pairscan.state import PositionRecord, StateStore
 from pairscan.stats.explain import SelectionFacts, sum_reasons, universe_warnings, why_empty
@@ -91,7 +99,8 @@ class ScanReport:
     started_ms: int
     clock_ms: int  # the run's clock (--now, or the wall clock): tickets are stamped with it
     bar_ms: int
-    status: str = "ok"  # ok | already_processed | dry_run
+    status: str = "ok"  # ok | already_processed | dry_run | failed | interrupted
+    error: str | None = None  # why a failed run failed (redacted)
     finished_ms: int = 0
     universe: list[str] = field(default_factory=list)
     symbol_errors: list[str] = field(default_factory=list)
@@ -152,18 +161,58 @@ def run_scan(
                 _decide_and_commit(scratch, None, universe, report, dry_run=True)
         report.finished_ms = int(time.time() * 1000)
         return report
-    lock = config.data_dir / "state" / f"{report.exchange}.lock"
-    with run_lock(lock):
-        universe = _update_cache(config, clock, symbols, report)
-        with open_state(config) as state:
-            _decide_and_commit(config, state, universe, report, dry_run=False)
-            channels = _deliver(config, state, clock, report)
-            export_new(state, config.data_dir / "tickets" / report.exchange)
-            report.open_positions = len(state.open_positions())
-            _book_and_digest(config, state, channels, report)
+    try:
+        _locked_run(config, clock, symbols, report)
+    except LockedError:
+        raise  # the run holding the lock keeps the record
+    except BaseException as exc:
+        _record_failure(config, report, exc)
+        raise
     report.finished_ms = int(time.time() * 1000)
     _record_run(config, report)
     return report
+
+
+def _locked_run(config: Config, clock: int, symbols: Sequence[str], report: ScanReport) -> None:
+    """The hourly run under the lock: what can be checked before deciding is checked first
+    (`jobs.preflight`), so a run that could not announce or keep its decisions decides none."""
+    check_writable(config)
+    with run_lock(config.data_dir / "state" / f"{report.exchange}.lock"):
+        check_state_not_lost(config)
+        channels = channels_or_fail(config)
+        universe = _update_cache(config, clock, symbols, report)
+        _require_fresh_data(report)
+        with open_state(config) as state:
+            _decide_and_commit(config, state, universe, report, dry_run=False)
+            _deliver(config, state, clock, report, channels)
+            export_new(state, tickets_dir(config))
+            report.open_positions = len(state.open_positions())
+            _book_and_digest(config, state, channels, report)
+
+
+def _require_fresh_data(report: ScanReport) -> None:
+    """Every symbol of the universe failed to update (the exchange unreachable, say): the run
+    fails and decides nothing, rather than decide the bar on old closes."""
+    if report.universe and len(report.symbol_errors) >= len(report.universe):
+        raise ExchangeError(
+            f"every symbol of the universe failed to update ({report.symbol_errors[0]}, ...): "
+            "nothing was decided; the next run retries"
+        )
+
+
+def _record_failure(config: Config, report: ScanReport, exc: BaseException) -> None:
+    """A failed or interrupted run leaves a record (`pairs scan --status`) and a last log line
+    with its run id, both naming the error (redacted)."""
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    report.status = "interrupted" if interrupted else "failed"
+    text = "interrupted (SIGINT)" if interrupted else (str(exc) or type(exc).__name__)
+    report.error = redact(text, config.secret_values(), max_chars=2000)
+    report.finished_ms = int(time.time() * 1000)
+    log.error("scan %s: %s", report.status, report.error)
+    try:
+        _record_run(config, report)
+    except OSError as write_error:  # the data directory itself may be what failed
+        log.error("could not write the run record: %s", write_error)
 
 
 @contextlib.contextmanager
@@ -532,12 +581,12 @@ def _ticket(
     )
 
 
-def _deliver(config: Config, state: StateStore, clock: int, report: ScanReport) -> list[Channel]:
+def _deliver(
+    config: Config, state: StateStore, clock: int, report: ScanReport, channels: list[Channel]
+) -> None:
     """Every pending ticket to every configured channel, oldest first; a channel that fails
     stops for this run (its tickets stay pending, in order) and never blocks the others."""
     started = time.perf_counter()
-    channels, errors = build_channels(config)
-    report.channel_errors.extend(errors)
     for channel in channels:
         sent = 0
         for ticket in pending(state, channel.name, channels_since_ms=clock - MAX_TICKET_AGE_MS):
@@ -554,7 +603,6 @@ def _deliver(config: Config, state: StateStore, clock: int, report: ScanReport) 
             sent += 1
         report.delivered[channel.name] = sent
     report.seconds["deliver"] = time.perf_counter() - started
-    return channels
 
 
 def _book_and_digest(
@@ -583,10 +631,6 @@ def _book_and_digest(
     }
     if digest_due(state, config, report.bar_ms):
         report.channel_errors.extend(send_digest(state, channels, book, report.bar_ms))
-
-
-def runs_log_path(config: Config) -> Path:
-    return config.data_dir / "state" / f"{cache_exchange_id(config)}-runs.jsonl"
 
 
 def _record_run(config: Config, report: ScanReport) -> None:
