@@ -121,7 +121,7 @@ universe:
   quote: USDC
   market_type: swap
   exclude: ["DOGE/USDT:USDT"]
-  stablecoins: "USDT, USDC"
+  stablecoins: [USDT, USDC]
 cache:
   backend: sqlite
   timeframe: 4h
@@ -278,8 +278,26 @@ BAD = [
     ),
     pytest.param(
         "universe:\n  symbols: [1, 2]\n",
-        "config.yaml: universe.symbols must be a list of strings (got [1, 2])",
+        "config.yaml: universe.symbols must be a list of strings (YAML: [A, B], or one item "
+        "per line with '- ') (got [1, 2])",
         id="list-of-ints",
+    ),
+    pytest.param(
+        "universe:\n  symbols: BTC/USDT:USDT\n",
+        "config.yaml: universe.symbols must be a list of strings (YAML: [A, B], or one item "
+        "per line with '- ') (got \"BTC/USDT:USDT\")",
+        id="scalar-for-a-list",
+    ),
+    pytest.param(
+        "exchange:\n  ccxt_config: {timeout: abc}\n",
+        "config.yaml: exchange.ccxt_config.timeout must be a number of milliseconds > 0 "
+        '(got "abc")',
+        id="ccxt-timeout-not-a-number",
+    ),
+    pytest.param(
+        "exchange:\n  ccxt_config: {enableRateLimit: 'no'}\n",
+        'config.yaml: exchange.ccxt_config.enableRateLimit must be true or false (got "no")',
+        id="ccxt-flag-not-a-bool",
     ),
     pytest.param(
         "universe:\n  market_type: futures\n",

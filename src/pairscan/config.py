@@ -403,8 +403,46 @@ def load_config(
     )
 
 
+# ccxt constructor options whose type ccxt relies on: a wrong one would only fail at the first
+# request, looking like an exchange fault (retried, then exit 1) instead of a config error.
+_CCXT_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "timeout": ((int, float), "a number of milliseconds > 0"),
+    "rateLimit": ((int, float), "a number of milliseconds >= 0"),
+    "enableRateLimit": ((bool,), "true or false"),
+    "verbose": ((bool,), "true or false"),
+    "sandbox": ((bool,), "true or false"),
+    "options": ((dict,), "a mapping"),
+    "urls": ((dict,), "a mapping"),
+    "headers": ((dict,), "a mapping of strings"),
+    "proxies": ((dict,), "a mapping"),
+    "httpProxy": ((str,), "a URL string"),
+    "httpsProxy": ((str,), "a URL string"),
+    "socksProxy": ((str,), "a URL string"),
+    "userAgent": ((str,), "a string"),
+    "hostname": ((str,), "a string"),
+}
+
+
+def _check_ccxt_config(ccxt_config: Mapping[str, Any], label: str) -> None:
+    for key, value in ccxt_config.items():
+        if key not in _CCXT_TYPES:
+            continue
+        types_, allowed = _CCXT_TYPES[key]
+        bad_type = isinstance(value, bool) and bool not in types_
+        numeric = types_ == (int, float)
+        if bad_type or not isinstance(value, types_) or (numeric and not value >= 0):
+            raise ConfigError(
+                f"{label}: exchange.ccxt_config.{key} must be {allowed} (got {show(value)})"
+            )
+        if key == "timeout" and value <= 0:
+            raise ConfigError(
+                f"{label}: exchange.ccxt_config.timeout must be {allowed} (got {show(value)})"
+            )
+
+
 def _check_relations(config: Config, label: str) -> None:
     """Rules that tie two keys together; each message names both keys."""
+    _check_ccxt_config(config.exchange.ccxt_config, label)
     stats = config.stats
     if stats.half_life_min_bars > stats.half_life_max_bars:
         raise ConfigError(
@@ -545,10 +583,10 @@ def _check_value(key: str, value: Any, hint: Any, fld: dataclasses.Field[Any], l
             raise fail("a path")
         return Path(value).expanduser()
     if origin is tuple:
-        if isinstance(value, str):
-            value = [v for v in value.replace(",", " ").split() if v]
+        # A lone string is refused, not split or wrapped: `symbols: BTC/USDT:USDT` is more
+        # often a list gone wrong than a one-symbol universe.
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise fail("a list of strings")
+            raise fail("a list of strings (YAML: [A, B], or one item per line with '- ')")
         items = tuple(v.strip() for v in value)
         choices = typing.get_args(args[0]) if args and typing.get_origin(args[0]) is Literal else ()
         if choices and not set(items) <= set(choices):
