@@ -550,3 +550,24 @@ def test_help_lists_every_exit_code() -> None:
     assert result.exit_code == 0
     for code in EXIT_CODES:
         assert re.search(rf"^\s+{code}\s+\S", result.output, re.MULTILINE), code
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--now", "1970-01-01", "scan"], "is before any crypto market data"),
+        (["--now", "2100-01-01", "scan"], "is in the future"),
+        (["--now", "2100-01-01", "cache", "update"], "is in the future"),
+        (
+            ["--now", "2026-01-01", "cache", "update", "--since", "2026-02-01"],
+            "--since 2026-02-01 00:00Z is after the run's clock",
+        ),
+    ],
+)
+def test_a_clock_far_from_any_data_is_a_usage_error_and_writes_nothing(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run(make_config(tmp_path), *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.*"))

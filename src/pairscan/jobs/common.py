@@ -13,8 +13,9 @@ from pathlib import Path
 from pairscan.cache import Store, open_store
 from pairscan.config import Config, config_label
 from pairscan.demo import DEMO_EXCHANGE_ID, DemoSource, demo_end_ms
+from pairscan.errors import ConfigError
 from pairscan.fetch import MarketSource
-from pairscan.market import utc_now_ms
+from pairscan.market import MS_PER_DAY, format_utc, utc_now_ms
 from pairscan.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -27,12 +28,34 @@ def is_demo(config: Config) -> bool:
     return config.exchange.id == DEMO_EXCHANGE_ID
 
 
+# No crypto exchange has candles before this; a --now before it is a typo (1970-01-01).
+EARLIEST_NOW_MS = 1_230_940_800_000  # 2009-01-03, the Bitcoin genesis block
+# A --now past the wall clock by more than this has no closed bar anywhere: a typo (2100).
+MAX_NOW_AHEAD_MS = MS_PER_DAY
+
+
 def run_clock_ms(config: Config, now_ms: int | None) -> int:
     """The run's `now`: `--now` when given, else the end of the recording on the demo
-    market, else the wall clock."""
+    market, else the wall clock. A `--now` before any market data or in the future is a
+    usage error: it would decide (and send) nothing real."""
     if now_ms is not None:
+        _check_now(now_ms)
         return now_ms
     return demo_end_ms() if is_demo(config) else utc_now_ms()
+
+
+def _check_now(now_ms: int) -> None:
+    wall = utc_now_ms()
+    if now_ms < EARLIEST_NOW_MS:
+        raise ConfigError(
+            f"--now {format_utc(now_ms)} is before any crypto market data (2009): "
+            "check the date (e.g. 2026-05-01T12:05)"
+        )
+    if now_ms > wall + MAX_NOW_AHEAD_MS:
+        raise ConfigError(
+            f"--now {format_utc(now_ms)} is in the future (the wall clock says "
+            f"{format_utc(wall)}): no bar has closed then; check the date"
+        )
 
 
 def effective_clock_ms(source: MarketSource, clock_ms: int) -> int:
