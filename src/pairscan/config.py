@@ -428,15 +428,14 @@ def _check_ccxt_config(ccxt_config: Mapping[str, Any], label: str) -> None:
         if key not in _CCXT_TYPES:
             continue
         types_, allowed = _CCXT_TYPES[key]
-        bad_type = isinstance(value, bool) and bool not in types_
-        numeric = types_ == (int, float)
-        if bad_type or not isinstance(value, types_) or (numeric and not value >= 0):
+        ok = isinstance(value, types_) and not (isinstance(value, bool) and bool not in types_)
+        if ok and types_ == (int, float):
+            # NaN fails both comparisons; a timeout of 0 would fail every request.
+            low_ok = float(value) > 0 if key == "timeout" else float(value) >= 0
+            ok = low_ok and float(value) < float("inf")
+        if not ok:
             raise ConfigError(
                 f"{label}: exchange.ccxt_config.{key} must be {allowed} (got {show(value)})"
-            )
-        if key == "timeout" and value <= 0:
-            raise ConfigError(
-                f"{label}: exchange.ccxt_config.timeout must be {allowed} (got {show(value)})"
             )
 
 

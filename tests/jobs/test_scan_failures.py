@@ -186,3 +186,23 @@ def test_ctrl_c_is_exit_130_without_a_traceback_and_recorded(
     assert result.exit_code == EXIT_INTERRUPTED
     assert "interrupted" in result.stderr
     assert runs_log(folder)[-1]["status"] == "interrupted"
+
+
+def test_a_corrupt_cache_file_stops_its_symbol_only(folder: Path) -> None:
+    assert scan().exit_code == EXIT_OK  # opens AVAX~LTC
+    bad = folder / "data" / "cache" / "demo" / "BTC-USDT-USDT_1h.parquet"
+    assert bad.is_file()
+    bad.write_bytes(b"PAR1 not a parquet file PAR1")
+    result = scan("--json", now="2026-05-16T01:05")
+    no_traceback(result)
+    assert result.exit_code == 1, result.output  # partial: decided, one symbol failed
+    report = json.loads(result.stdout)
+    assert report["status"] == "ok"
+    assert any("BTC/USDT:USDT" in e and "corrupt" in e for e in report["symbol_errors"])
+    shown = CliRunner().invoke(pairs, ["state", "show", "--json"])
+    state = json.loads(shown.stdout)
+    assert state["last_bar_ms"] > 0
+    assert [(p["y_symbol"], p["x_symbol"]) for p in state["open_positions"]] == [
+        ("AVAX/USDT:USDT", "LTC/USDT:USDT")
+    ]
+    assert runs_log(folder)[-1]["bar_ms"] == state["last_bar_ms"]  # the new bar was decided

@@ -274,15 +274,23 @@ def _decide_and_commit(
     ) * tf_ms
     start = min(sched.formation(sched.boundary_of(bars[0]))[0], bars[0] - warmup)
     with open_cache(config) as store:
-        panel = read_panel(
-            store,
-            report.exchange,
-            universe + _held_outside(state, universe, store, report.exchange, config),
-            config.cache.timeframe,
-            start_ms=start,
-            end_ms=report.bar_ms,
-            max_ffill_bars=config.cache.max_ffill_bars,
-        )
+        symbols = universe + _held_outside(state, universe, store, report.exchange, config)
+
+        def read(names: list[str]) -> AlignedPanel:
+            return read_panel(
+                store,
+                report.exchange,
+                names,
+                config.cache.timeframe,
+                start_ms=start,
+                end_ms=report.bar_ms,
+                max_ffill_bars=config.cache.max_ffill_bars,
+            )
+
+        try:
+            panel = read(symbols)
+        except CacheError:  # find the unreadable files and leave their symbols out
+            panel = read(_readable(store, symbols, config, report))
     report.markets = _markets(config, report)
     report.bars_decided = len(bars)
     for bar in bars:
@@ -307,6 +315,22 @@ def _held_outside(
         except CacheError as exc:
             log.error("%s", exc)  # unreadable: the position is reported, not decided
     return outside
+
+
+def _readable(store: Store, symbols: list[str], config: Config, report: ScanReport) -> list[str]:
+    """The symbols whose cached candles can be read; an unreadable (corrupt, foreign) file
+    stops its symbol only, reported, so the positions on the others are still decided."""
+    ok = []
+    for symbol in symbols:
+        try:
+            store.read_candles(report.exchange, symbol, config.cache.timeframe, start_ms=None)
+        except CacheError as exc:
+            message = str(exc)
+            if not any(message in e for e in report.symbol_errors):
+                report.symbol_errors.append(f"{symbol}: {message}")
+            continue
+        ok.append(symbol)
+    return ok
 
 
 def _bars_to_decide(last: int | None, bar_ms: int, tf_ms: int, dry_run: bool) -> list[int]:
@@ -613,9 +637,12 @@ def _book_and_digest(
     closes = {}
     with open_cache(config) as store:
         for symbol in report.universe:
-            candles = store.read_candles(
-                report.exchange, symbol, config.cache.timeframe, report.bar_ms, report.bar_ms
-            )
+            try:
+                candles = store.read_candles(
+                    report.exchange, symbol, config.cache.timeframe, report.bar_ms, report.bar_ms
+                )
+            except CacheError:
+                continue  # already reported by the update; the book marks it unknown
             if len(candles):
                 closes[symbol] = float(candles.close[-1])
         book = paper_book(state, store, report.exchange, closes, report.markets, report.bar_ms)
