@@ -124,6 +124,8 @@ def load_market(
     default from the first bar with a full formation window of history to the last cached
     bar. History before start_ms is read for formation and warm-up.
     """
+    if start_ms is not None and end_ms is not None and start_ms > end_ms:
+        raise ConfigError(f"--start {format_utc(start_ms)} is after --end {format_utc(end_ms)}")
     exchange = cache_exchange_id(config)
     timeframe = config.cache.timeframe
     tf_ms = timeframe_ms(timeframe)
