@@ -54,6 +54,8 @@ def print_scan(console: Console, report: Any) -> None:
         console.print(f"no pair selected: {escape(report.nothing_selected)}")
     for line in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(line)}")
+    for line in report.missing_bars:
+        console.print(f"[yellow]missing bar:[/yellow] {escape(line)}")
     if report.delivered:
         sent = ", ".join(f"{k} {v}" for k, v in report.delivered.items())
         console.print(f"delivered: {sent}; open positions: {report.open_positions}")

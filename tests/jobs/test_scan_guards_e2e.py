@@ -89,6 +89,8 @@ def test_a_leg_that_stops_trading_closes_the_position_within_stale_bars(
             t for t in _closes_after(scan, k_open) if (t["y_symbol"], t["x_symbol"]) == (y, x)
         ]
     assert closes, "\n".join(outputs)
+    # Each run decided without the dead leg's candle, and said so.
+    assert all(f"missing bar: {dead}: no candle for" in o for o in outputs), outputs
     close = closes[0]
     # Closed within stale_bars bars of the leg's last real bar, saying why.
     assert close["bar_ms"] <= last_real + STALE_BARS * 3_600_000, (close, last_real)

@@ -51,6 +51,7 @@ from pairscan.jobs.preflight import (
 from pairscan.jobs.scan_decide import (
     PairDecision,
     StoredSelection,
+    bars_since_real,
     decide,
     is_refusal,
     refusal_text,
@@ -116,6 +117,9 @@ class ScanReport:
     selection_reasons: dict[str, int] = field(default_factory=dict)  # pairs per reason
     nothing_selected: str | None = None  # the binding cause when the selection is empty
     warnings: list[str] = field(default_factory=list)
+    # Legs of tracked pairs without a real candle at a decided bar: no entry on them, open
+    # positions hold until signals.stale_bars, then close (data_stale).
+    missing_bars: list[str] = field(default_factory=list)
     delivered: dict[str, int] = field(default_factory=dict)
     channel_errors: list[str] = field(default_factory=list)
     open_positions: int = 0
@@ -405,6 +409,7 @@ def _decide_bar(
         report.symbol_errors.append(f"open positions on symbols outside the universe: {missing}")
     pairs = [p for p in tracked_pairs(selection, open_pairs) if set(p) <= set(panel.symbols)]
     report.pairs_scanned = len(pairs)
+    report.missing_bars.extend(_missing_bars(panel, pairs, bar_ms))
     markets = report.markets
     machine = machine_from_records(pairs, records)
     open_gross = _open_gross(records, pairs, panel.symbols, panel.close[-1], markets)
@@ -459,6 +464,23 @@ def _explain_selection(
     report.selection_reasons = reasons
     report.nothing_selected = why_empty(facts, sched, len(selection.pairs()))
     report.warnings = universe_warnings(panel.symbols, report.markets, config.universe.quote)
+
+
+def _missing_bars(panel: AlignedPanel, pairs: Sequence[tuple[str, str]], bar_ms: int) -> list[str]:
+    """One line per leg of a tracked pair whose candle at `bar_ms` is missing or forward-filled:
+    the bar is decided without it, and the run says so."""
+    if not panel.timestamps.size or int(panel.timestamps[-1]) != bar_ms:
+        return [f"no cached bar at {format_utc(bar_ms)} for any symbol"] if pairs else []
+    lines = []
+    for symbol in sorted({s for pair in pairs for s in pair}):
+        k = panel.symbols.index(symbol)
+        if panel.filled[-1, k] or not np.isfinite(panel.close[-1, k]):
+            since = bars_since_real(panel, symbol, bar_ms)
+            lines.append(
+                f"{symbol}: no candle for {format_utc(bar_ms)} ({since} bars since its last "
+                "real one): no entry on it; its open positions close after signals.stale_bars"
+            )
+    return lines
 
 
 def _bar_values(decisions: list[PairDecision]) -> BarValues:
