@@ -374,3 +374,14 @@ def test_sqlite_store_can_be_reopened_after_close(tmp_path: Path) -> None:
     store.close()
     with open_store("sqlite", tmp_path) as again:
         assert again.last_timestamp("binance", ETH, "1h") == T0 + H
+
+
+def test_a_file_that_cannot_be_written_is_a_cache_error_naming_it(tmp_path: Path) -> None:
+    """A write that the file system refuses (here the exchange's folder is a file, which
+    fails for root too, unlike permissions) is one CacheError naming the file, not an
+    OSError traceback; nothing is left behind."""
+    store = ParquetStore(tmp_path / "cache")
+    (tmp_path / "cache" / "binance").write_text("not a folder")
+    with pytest.raises(CacheError, match=r"ETH-USDT_1h\.parquet"):
+        store.write_candles("binance", "ETH/USDT", "1h", bars([0, 1, 2]))
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["binance"]

@@ -6,6 +6,7 @@ write replaces the whole file atomically (temp file, fsync, os.replace). No fetc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -187,15 +188,24 @@ class ParquetStore(ClosingStore):
         """Replace the file of `key` by `table` so that a reader sees the old or the new file,
         never a mix, even when this process is killed or the machine loses power."""
         path = self.location(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_dead_temps(path)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _remove_dead_temps(path)
             with open(tmp, "xb") as handle:
                 pq.write_table(table, handle, compression="zstd", write_page_checksum=True)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
+        except OSError as exc:
+            # Permissions, a full disk, a folder where the file should be: that symbol fails
+            # with the file named; the old file (if any) is untouched.
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise CacheError(
+                f"cannot write cache file {path} ({exc.strerror or type(exc).__name__}): "
+                "fix its folder's permissions or free space; the previous version is kept"
+            ) from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
