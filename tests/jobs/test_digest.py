@@ -1,4 +1,6 @@
-"""The daily digest: when it is due, what it says about selection changes, sent once a day."""
+"""The daily digest: when it is due, what it says about selection changes, sent once a day to
+each channel (a channel that missed it gets it at its next run), real SQLite and real HTTP to
+the local Slack server."""
 
 from __future__ import annotations
 
@@ -8,11 +10,18 @@ from pathlib import Path
 from rich.console import Console
 
 from pairscan.config import Config, NotifyConfig
-from pairscan.jobs.digest import digest_due, selection_changes, send_digest
+from pairscan.jobs.digest import (
+    LAST_DIGEST_KEY,
+    channel_digest_day,
+    digest_due,
+    selection_changes,
+    send_digest,
+)
 from pairscan.market import MS_PER_DAY, MS_PER_HOUR, parse_utc
-from pairscan.notify import ConsoleChannel
+from pairscan.notify import ConsoleChannel, SlackChannel
 from pairscan.state import StateStore
-from pairscan.tickets import build_paper_book, selection_writer
+from pairscan.tickets import build_paper_book, selection_writer, set_meta
+from tests.fakes.chat import FakeChat
 from tests.tickets.factories import make_ticket
 
 DAY = parse_utc("2026-05-15T00:00")
@@ -59,3 +68,90 @@ def test_selection_changes_since_the_last_digest(tmp_path: Path) -> None:
             f"dropped {b[0]} ~ {b[1]}",
         ]
         assert selection_changes(state, DAY + MS_PER_HOUR, DAY + 2 * MS_PER_HOUR) == []
+
+
+# ---- per channel: a channel that missed the digest gets it at its next run, once -------------
+
+CHANNELS = ("console", "slack")
+
+
+def _run(
+    state: StateStore, config: Config, fake: FakeChat, bar_ms: int
+) -> tuple[bool, list[str], str]:
+    """One scan's digest step with fresh channels, as each run builds them: (due, errors,
+    console output)."""
+    out = io.StringIO()
+    channels = [
+        ConsoleChannel(Console(file=out, width=200)),
+        SlackChannel(fake.webhook_url, timeout_s=2, retry_budget_s=0),
+    ]
+    due = digest_due(state, config, bar_ms)
+    errors = send_digest(state, channels, build_paper_book([], set(), {}), bar_ms) if due else []
+    return due, errors, out.getvalue()
+
+
+def _slack_digests(fake: FakeChat) -> int:
+    return sum("Paper book digest" in str(p) for p in fake.delivered("slack"))
+
+
+def test_a_channel_down_at_digest_time_gets_it_at_its_next_run_once(
+    tmp_path: Path, fake_chat: FakeChat
+) -> None:
+    config = Config(notify=NotifyConfig(channels=CHANNELS, digest_hour_utc=8))
+    at = DAY + 8 * MS_PER_HOUR
+    with StateStore(tmp_path / "s.sqlite") as state:
+        fake_chat.set_down("slack")
+        due, errors, console = _run(state, config, fake_chat, at)
+        assert due
+        assert [e.split(":")[:2] for e in errors] == [["digest", " slack"]]
+        assert "Paper book digest" in console
+        assert channel_digest_day(state, "console") == DAY // MS_PER_DAY
+        assert channel_digest_day(state, "slack") == -1
+        # Still down an hour later: tried again, the console is not sent it twice.
+        due, errors, console = _run(state, config, fake_chat, at + MS_PER_HOUR)
+        assert (due, len(errors), console) == (True, 1, "")
+        # Back up the next night, before the digest hour: Slack gets the missed one.
+        fake_chat.set_down("slack", False)
+        due, errors, console = _run(state, config, fake_chat, at + 19 * MS_PER_HOUR)
+        assert (due, errors, console, _slack_digests(fake_chat)) == (True, [], "", 1)
+        # Once: nothing is due until the next day's digest hour, which all channels get.
+        assert not _run(state, config, fake_chat, at + 20 * MS_PER_HOUR)[0]
+        due, errors, console = _run(state, config, fake_chat, at + MS_PER_DAY)
+        assert (due, errors) == (True, [])
+        assert "Paper book digest" in console
+        assert _slack_digests(fake_chat) == 2
+        assert not _run(state, config, fake_chat, at + MS_PER_DAY + MS_PER_HOUR)[0]
+
+
+def test_a_channel_down_for_days_gets_the_newest_digest_only(
+    tmp_path: Path, fake_chat: FakeChat
+) -> None:
+    config = Config(notify=NotifyConfig(channels=CHANNELS, digest_hour_utc=8))
+    at = DAY + 8 * MS_PER_HOUR
+    with StateStore(tmp_path / "s.sqlite") as state:
+        fake_chat.set_down("slack")
+        for day in range(3):
+            assert _run(state, config, fake_chat, at + day * MS_PER_DAY)[0]
+        fake_chat.set_down("slack", False)
+        assert _run(state, config, fake_chat, at + 2 * MS_PER_DAY + MS_PER_HOUR)[1] == []
+        assert _slack_digests(fake_chat) == 1
+        assert channel_digest_day(state, "slack") == DAY // MS_PER_DAY + 2
+        assert not _run(state, config, fake_chat, at + 2 * MS_PER_DAY + 2 * MS_PER_HOUR)[0]
+
+
+def test_the_single_digest_day_of_earlier_versions_is_honoured(tmp_path: Path) -> None:
+    config = Config(notify=NotifyConfig(channels=CHANNELS, digest_hour_utc=8))
+    with StateStore(tmp_path / "s.sqlite") as state:
+        state.commit_run(DAY, [])  # a state database with the outbox tables
+        set_meta(state, LAST_DIGEST_KEY, str(DAY // MS_PER_DAY))
+        assert not digest_due(state, config, DAY + 9 * MS_PER_HOUR)
+        assert digest_due(state, config, DAY + MS_PER_DAY + 8 * MS_PER_HOUR)
+
+
+def test_no_digest_is_due_when_digests_are_off(tmp_path: Path, fake_chat: FakeChat) -> None:
+    on = Config(notify=NotifyConfig(channels=CHANNELS, digest_hour_utc=8))
+    off = Config(notify=NotifyConfig(channels=CHANNELS, digest_hour_utc=None))
+    with StateStore(tmp_path / "s.sqlite") as state:
+        fake_chat.set_down("slack")
+        assert _run(state, on, fake_chat, DAY + 8 * MS_PER_HOUR)[0]  # Slack owes it now
+        assert not digest_due(state, off, DAY + 9 * MS_PER_HOUR)

@@ -5,6 +5,7 @@ errors, and secrets kept out of every error and log line."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Callable, Iterator
 
@@ -20,7 +21,13 @@ from pairscan.notify import (
     TelegramChannel,
     escape_markdown_v2,
 )
-from tests.fakes.chat import ChatFault, FakeChat, start_fake_chat
+from tests.fakes.chat import (
+    SLACK_NOT_OK_200,
+    TELEGRAM_NOT_OK_200,
+    ChatFault,
+    FakeChat,
+    start_fake_chat,
+)
 
 TICKET = Message(
     slack={
@@ -162,11 +169,42 @@ def test_dropped_connection_is_retried(fake_chat: FakeChat, sleeps: Sleeps) -> N
     assert len(fake_chat.delivered("slack")) == 1
 
 
-def test_a_hang_times_out_then_the_retry_delivers(fake_chat: FakeChat, sleeps: Sleeps) -> None:
+def test_no_answer_in_time_is_not_resent_in_the_run(
+    fake_chat: FakeChat, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The request went out and no answer came within the timeout: the service may have taken
+    it, so a resend now could post it twice. The channel is done for the run, budget or not."""
     fake_chat.add_fault("telegram", "hang", sleep_s=2.0)
-    telegram(fake_chat, sleeps, timeout_s=SHORT_TIMEOUT_S).send(TICKET)
-    assert sleeps == [1.0]
-    assert len(fake_chat.delivered("telegram")) == 1
+    channel = telegram(fake_chat, sleeps, timeout_s=SHORT_TIMEOUT_S)
+    with pytest.raises(NotifyError) as caught:
+        channel.send(TICKET)
+    assert caught.value.transient  # the next run sends it again
+    assert str(caught.value).startswith("telegram: no answer within 0.2 s of sending; ")
+    assert "not resent in this run" in str(caught.value)
+    assert "duplicate" in caplog.text  # the log says what the resend may cause
+    assert sleeps == []
+    assert fake_chat.pending_faults == 0
+    with pytest.raises(NotifyError, match="not tried, gave up earlier in this run"):
+        channel.send(TICKET)
+    # A resend would have been answered at once, and logged before `send` returned.
+    assert fake_chat.delivered("telegram") == []
+
+
+@pytest.mark.parametrize("name", ["slack", "telegram"])
+def test_taken_then_answered_after_the_timeout_is_sent_once_in_the_run(
+    fake_chat: FakeChat, sleeps: Sleeps, name: str
+) -> None:
+    """The service posts the message at once and answers only after the client gave up: the
+    message is in the chat once; the client reports the send as failed and does not resend."""
+    fake_chat.add_fault(name, "taken_slow", sleep_s=2.0)  # type: ignore[arg-type]
+    build = slack if name == "slack" else telegram
+    with pytest.raises(NotifyError) as caught:
+        build(fake_chat, sleeps, timeout_s=SHORT_TIMEOUT_S).send(TICKET)
+    assert str(caught.value).startswith(f"{name}: no answer within 0.2 s of sending; ")
+    assert caught.value.transient
+    assert sleeps == []
+    assert len(fake_chat.requests(name)) == 1
+    assert len(fake_chat.delivered(name)) == 1  # the duplicate the next run's resend makes
 
 
 # ---- transient failures
@@ -244,6 +282,85 @@ def test_timeout_is_transient_and_quick(fake_chat: FakeChat, sleeps: Sleeps) -> 
         slack(fake_chat, sleeps, budget=0, timeout_s=SHORT_TIMEOUT_S).send(TICKET)
     assert caught.value.transient
     assert str(caught.value).startswith("slack: no answer within 0.2 s")
+
+
+# ---- what counts as delivered
+
+
+@pytest.mark.parametrize(
+    ("channel", "kind"),
+    [*[("slack", k) for k in SLACK_NOT_OK_200], *[("telegram", k) for k in TELEGRAM_NOT_OK_200]],
+)
+def test_only_the_services_success_answer_is_delivered(
+    fake_chat: FakeChat, sleeps: Sleeps, channel: str, kind: str
+) -> None:
+    """A 200 whose body is not Slack's `ok` or Telegram's `{"ok": true, "result": <Message
+    in the chat>}` (here answered by a fault: the chat did not record the message) fails,
+    without a resend in the run: it may have come from something in between that did pass
+    the message on. The next run tries again."""
+    fake_chat.add_fault(channel, kind)  # type: ignore[arg-type]
+    build = slack if channel == "slack" else telegram
+    target = build(fake_chat, sleeps)
+    with pytest.raises(NotifyError) as caught:
+        target.send(TICKET)
+    assert caught.value.transient
+    assert str(caught.value).startswith(f"{channel}: HTTP 200 ")
+    assert "not resent in this run" in str(caught.value)
+    assert sleeps == []
+    assert [r.status for r in fake_chat.requests(channel)] == [200]
+    assert fake_chat.delivered(channel) == []
+    # The next run's channel delivers it.
+    build(fake_chat, sleeps).send(TICKET)
+    assert len(fake_chat.delivered(channel)) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("200_ok_newline", "not Slack's answer 'ok' but body 'ok\\n'"),
+        ("200_json", "not Slack's answer 'ok' but body '{\"ok\": true}'"),
+        ("200_empty", "not Slack's answer 'ok' but empty body"),
+        ("200_html", "not Slack's answer 'ok' but an HTML page"),
+    ],
+)
+def test_slack_unexpected_200_says_what_came(
+    fake_chat: FakeChat, sleeps: Sleeps, kind: str, said: str
+) -> None:
+    fake_chat.add_fault("slack", kind)
+    with pytest.raises(NotifyError) as caught:
+        slack(fake_chat, sleeps).send(TICKET)
+    assert str(caught.value).startswith(f"slack: HTTP 200 {said};"), str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("200_no_result", 'no sent message in the answer (no "result" object)'),
+        ("200_result_true", 'no sent message in the answer (no "result" object)'),
+        ("200_no_message_id", "no sent message in the answer (no result.message_id)"),
+        ("200_other_chat", "the sent message is in another chat than TELEGRAM_CHAT_ID"),
+        ("200_ok_false", '"ok" is False, not true: Bad Request'),
+        ("200_text", "not JSON: body 'ok'"),
+        ("200_empty", "not JSON: empty body"),
+        ("200_html", "not JSON: an HTML page"),
+    ],
+)
+def test_telegram_unexpected_200_says_what_came(
+    fake_chat: FakeChat, sleeps: Sleeps, kind: str, said: str
+) -> None:
+    fake_chat.add_fault("telegram", kind)
+    with pytest.raises(NotifyError) as caught:
+        telegram(fake_chat, sleeps).send(TICKET)
+    assert str(caught.value).startswith(f"telegram: HTTP 200 {said};"), str(caught.value)
+
+
+def test_telegram_channel_by_username_is_delivered(sleeps: Sleeps) -> None:
+    with start_fake_chat(chat_id="@pairs_alerts") as fake:
+        channel = TelegramChannel(
+            fake.token, "@pairs_alerts", api_base=fake.api_base, timeout_s=2, retry_budget_s=0
+        )
+        channel.send(TICKET)
+        assert len(fake.delivered("telegram")) == 1
 
 
 # ---- permanent failures
@@ -345,8 +462,19 @@ def secret_chat() -> Iterator[FakeChat]:
         yield fake
 
 
+def _every_secret(fake: FakeChat) -> tuple[str, ...]:
+    """What `build_channels` gives every channel to mask: all the configured secrets."""
+    return (fake.webhook_url, SECRET_TOKEN, SECRET_CHAT)
+
+
 def _make_slack(fake: FakeChat, sleeps: Sleeps) -> Channel:
-    return SlackChannel(fake.webhook_url, timeout_s=SHORT_TIMEOUT_S, retry_budget_s=2, sleep=sleeps)
+    return SlackChannel(
+        fake.webhook_url,
+        timeout_s=SHORT_TIMEOUT_S,
+        retry_budget_s=2,
+        sleep=sleeps,
+        extra_secrets=_every_secret(fake),
+    )
 
 
 def _make_telegram(fake: FakeChat, sleeps: Sleeps) -> Channel:
@@ -357,6 +485,7 @@ def _make_telegram(fake: FakeChat, sleeps: Sleeps) -> Channel:
         timeout_s=SHORT_TIMEOUT_S,
         retry_budget_s=2,
         sleep=sleeps,
+        extra_secrets=_every_secret(fake),
     )
 
 
@@ -424,3 +553,41 @@ def test_a_service_echoing_secrets_is_redacted(secret_chat: FakeChat, sleeps: Sl
     assert "HTTP 403 upstream said:" in str(caught.value)
     for piece in TELLTALES:
         assert piece not in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+@pytest.mark.parametrize("channel", ["slack", "telegram"])
+def test_error_bodies_echoing_any_part_of_a_secret_are_masked(
+    secret_chat: FakeChat,
+    sleeps: Sleeps,
+    caplog: pytest.LogCaptureFixture,
+    channel: str,
+    status: int,
+) -> None:
+    """The whole token, its secret half alone (after `424242:`), the chat id, the webhook URL
+    and its path: each masked where the answer becomes error text."""
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO, logger="urllib3")  # as `pairs` configures it
+    secret_chat.add_fault(channel, secret_chat.echo_fault(channel, status))  # type: ignore[arg-type]
+    make = _make_slack if channel == "slack" else _make_telegram
+    with pytest.raises(NotifyError) as caught:
+        make(secret_chat, sleeps).send(TICKET)
+    message = str(caught.value)
+    assert message.startswith(f"{channel}: HTTP {status} ")
+    assert "***" in message
+    secret_half = SECRET_TOKEN.partition(":")[2]
+    for text in (message, caplog.text):
+        for piece in (*TELLTALES, secret_half, secret_half[:12], SECRET_HOOK):
+            assert piece not in text, f"{piece!r} leaked in {text!r}"
+
+
+def test_a_secret_cut_by_the_length_limit_leaves_no_prefix(
+    secret_chat: FakeChat, sleeps: Sleeps
+) -> None:
+    secret_half = SECRET_TOKEN.partition(":")[2]
+    body = {"ok": False, "error_code": 401, "description": "x" * 190 + " " + secret_half}
+    fault = ChatFault(401, json.dumps(body).encode(), content_type="application/json")
+    secret_chat.add_fault("telegram", fault)
+    with pytest.raises(NotifyError) as caught:
+        _make_telegram(secret_chat, sleeps).send(TICKET)
+    assert secret_half[:4] not in str(caught.value)

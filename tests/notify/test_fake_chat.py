@@ -106,6 +106,10 @@ def test_slack_bad_json_and_unknown_hook(fake_chat: FakeChat) -> None:
     assert fake_chat.delivered("slack") == []
 
 
+def send_url(fake: FakeChat) -> str:
+    return f"{fake.api_base}/bot{fake.token}/sendMessage"
+
+
 def send_message(fake: FakeChat, token: str | None = None, **params: Any) -> requests.Response:
     body = {"chat_id": fake.chat_id, "parse_mode": "MarkdownV2", **params}
     return post(f"{fake.api_base}/bot{token or fake.token}/sendMessage", body)
@@ -224,3 +228,34 @@ def test_env_helper(fake_chat: FakeChat) -> None:
     }
     assert fake_chat.webhook_url.startswith("http://127.0.0.1:")
     assert fake_chat.webhook_url.endswith("/services/T000/B000/XXXX")
+
+
+def test_taken_slow_records_the_message_before_answering(fake_chat: FakeChat) -> None:
+    fake_chat.add_fault("telegram", "taken_slow", sleep_s=5.0)
+    with pytest.raises(requests.Timeout):
+        requests.post(
+            send_url(fake_chat), json={"chat_id": fake_chat.chat_id, "text": "taken"}, timeout=0.2
+        )
+    # Logged when taken, not when (if ever) answered.
+    assert fake_chat.shown("telegram") == ["taken"]
+
+
+@pytest.mark.parametrize("channel", ["slack", "telegram"])
+def test_a_200_fault_is_not_a_delivery(fake_chat: FakeChat, channel: str) -> None:
+    fake_chat.add_fault(channel, "200_empty")  # type: ignore[arg-type]
+    url = fake_chat.webhook_url if channel == "slack" else send_url(fake_chat)
+    response = post(url, {"chat_id": fake_chat.chat_id, "text": "x"})
+    assert (response.status_code, response.text) == (200, "")
+    assert [r.status for r in fake_chat.requests(channel)] == [200]
+    assert fake_chat.delivered(channel) == []
+
+
+@pytest.mark.parametrize("channel", ["slack", "telegram"])
+def test_echo_fault_quotes_every_secret(fake_chat: FakeChat, channel: str) -> None:
+    fake_chat.add_fault(channel, fake_chat.echo_fault(channel, 401))  # type: ignore[arg-type]
+    url = fake_chat.webhook_url if channel == "slack" else send_url(fake_chat)
+    response = post(url, {"chat_id": fake_chat.chat_id, "text": "x"})
+    assert response.status_code == 401
+    secret_half = fake_chat.token.partition(":")[2]
+    for secret in (fake_chat.token, secret_half, fake_chat.chat_id, fake_chat.webhook_path):
+        assert secret in response.text

@@ -3,7 +3,9 @@
 The paper book follows the delivered tickets on paper (marked to the latest cached closes,
 taker fees per fill, the cached funding events); the digest sends it once a day, at the first
 scan whose decided bar is at or after `notify.digest_hour_utc`, with the pair-selection changes
-since the previous digest. A digest that no channel accepted is tried again the next run.
+since the previous digest. Each channel's digest is tracked on its own in the state database:
+a channel that could not take the day's digest gets it at its next run that can deliver, once
+(the newest digest only: a channel down for days is not sent each missed day's).
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ from pairscan.tickets import (
 
 log = logging.getLogger(__name__)
 
+# State database `meta` keys (UTC day numbers): the newest digest issued, and per channel the
+# newest one it accepted. `last_digest_day` is the single key of earlier versions.
+ISSUED_DIGEST_KEY = "digest_issued_day"
+CHANNEL_DIGEST_KEY = "digest_day:"
 LAST_DIGEST_KEY = "last_digest_day"
 # Binance's VIP 0 taker fee on perpetuals, when the exchange's market info has none.
 DEFAULT_FEE_BPS = 5.0
@@ -67,15 +73,39 @@ def _fee_bps(market: MarketInfo | None) -> float:
 
 
 def digest_due(state: StateStore, config: Config, bar_ms: int) -> bool:
-    """True at the first run of a UTC day whose decided bar is at or after the digest hour."""
+    """True when this run has a digest to send: some configured channel has not accepted the
+    newest digest issued.
+
+    The first run whose decided bar is at or after `notify.digest_hour_utc` of a UTC day issues
+    that day's digest (recorded now, in the state database, whether or not it is then
+    delivered); every channel owes it until that channel accepts it. Digests off (`null`):
+    never due, and owed digests are dropped.
+    """
     hour = config.notify.digest_hour_utc
     if hour is None:
         return False
     day = bar_ms // MS_PER_DAY
-    if (bar_ms % MS_PER_DAY) // MS_PER_HOUR < hour:
+    issued = _issued_day(state)
+    if (bar_ms % MS_PER_DAY) // MS_PER_HOUR >= hour and (issued is None or issued < day):
+        set_meta(state, ISSUED_DIGEST_KEY, str(day))
+        issued = day
+    if issued is None:
         return False
-    last = get_meta(state, LAST_DIGEST_KEY)
-    return last is None or int(last) < day
+    return any(channel_digest_day(state, name) < issued for name in config.notify.channels)
+
+
+def channel_digest_day(state: StateStore, channel: str) -> int:
+    """The UTC day number of the newest digest `channel` accepted; -1 when none."""
+    value = get_meta(state, CHANNEL_DIGEST_KEY + channel)
+    if value is None:
+        # Before per-channel bookkeeping, one day was kept for all channels.
+        value = get_meta(state, LAST_DIGEST_KEY)
+    return -1 if value is None else int(value)
+
+
+def _issued_day(state: StateStore) -> int | None:
+    value = get_meta(state, ISSUED_DIGEST_KEY) or get_meta(state, LAST_DIGEST_KEY)
+    return None if value is None else int(value)
 
 
 def selection_changes(state: StateStore, since_ms: int, until_ms: int) -> list[str]:
@@ -107,19 +137,30 @@ def _pairs(state: StateStore, boundary_ms: int) -> set[tuple[str, str]]:
 def send_digest(
     state: StateStore, channels: Sequence[Channel], book: PaperBook, bar_ms: int
 ) -> list[str]:
-    """Send the digest to every channel; returns the channel errors. Recorded as sent for the
-    day once any channel accepted it."""
-    last = get_meta(state, LAST_DIGEST_KEY)
-    since = (int(last) + 1) * MS_PER_DAY if last is not None else bar_ms - MS_PER_DAY
-    rendered = render_digest(book, selection_changes(state, since, bar_ms), bar_ms)
-    message = Message(slack=rendered.slack, telegram=rendered.telegram, plain=rendered.plain)
-    errors, sent = [], 0
+    """Send the digest to every channel that has not accepted the newest digest issued (see
+    `digest_due`); returns the channel errors. Each channel is marked as soon as it accepts,
+    so no later failure sends it that digest again; a channel that fails owes it still, and
+    gets it at its next run that can deliver. The selection changes are those since the
+    channel's own previous digest."""
+    issued = _issued_day(state)
+    if issued is None:
+        return []
+    rendered: dict[int, Message] = {}
+    errors = []
     for channel in channels:
+        last = channel_digest_day(state, channel.name)
+        if last >= issued:
+            continue
+        since = (last + 1) * MS_PER_DAY if last >= 0 else bar_ms - MS_PER_DAY
+        if since not in rendered:
+            digest = render_digest(book, selection_changes(state, since, bar_ms), bar_ms)
+            rendered[since] = Message(
+                slack=digest.slack, telegram=digest.telegram, plain=digest.plain
+            )
         try:
-            channel.send(message)
-            sent += 1
+            channel.send(rendered[since])
         except NotifyError as exc:
             errors.append(f"digest: {exc}")  # the error names its channel
-    if sent:
-        set_meta(state, LAST_DIGEST_KEY, str(bar_ms // MS_PER_DAY))
+            continue
+        set_meta(state, CHANNEL_DIGEST_KEY + channel.name, str(issued))
     return errors

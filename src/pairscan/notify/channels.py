@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,7 +14,13 @@ from rich.console import Console
 
 from pairscan.config import Config
 from pairscan.errors import NotifyError
-from pairscan.notify.http import Answer, Poster, body_description, retry_after_header
+from pairscan.notify.http import (
+    Answer,
+    Poster,
+    body_description,
+    body_shape,
+    retry_after_header,
+)
 from pairscan.notify.message import Channel, Message
 
 Sleep = Callable[[float], None]
@@ -47,9 +52,11 @@ class ConsoleChannel:
 class SlackChannel:
     """Slack incoming webhook: POST the `Message.slack` payload to the webhook URL.
 
-    Delivered only on HTTP 200 with the body `ok`. 429 waits `Retry-After`; 5xx, timeouts and
-    connection errors back off; other 4xx (`invalid_blocks`, `no_text`, `no_service`, ...)
-    fail at once. The webhook URL is the secret: it never appears in messages or logs.
+    Delivered only on HTTP 200 with the body exactly `ok` (Slack's documented answer); any
+    other 200, and no answer within the timeout after sending, fail without a resend in the
+    run (the service may have posted it). 429 waits `Retry-After`; 5xx, refused or dropped
+    connections back off; other 4xx (`invalid_blocks`, `no_text`, `no_service`, ...) fail at
+    once. The webhook URL is the secret: it never appears in messages or logs.
     """
 
     name = "slack"
@@ -65,13 +72,12 @@ class SlackChannel:
         extra_secrets: Iterable[str] = (),
     ) -> None:
         self._url = webhook_url
-        path = urllib.parse.urlsplit(webhook_url).path
-        secrets = (webhook_url, path, path.rstrip("/").rsplit("/", 1)[-1], *extra_secrets)
         self._poster = Poster(
             "slack",
             timeout_s=timeout_s,
             retry_budget_s=retry_budget_s,
-            secrets=secrets,
+            # `redact` also masks the URL's path and its key on their own.
+            secrets=(webhook_url, *extra_secrets),
             session=session,
             sleep=sleep,
         )
@@ -93,11 +99,15 @@ class SlackChannel:
 def _judge_slack(response: requests.Response) -> Answer:
     status = response.status_code
     if status == 200:
-        if response.text.strip() == "ok":
+        # Slack's one success answer is the two bytes `ok`. Anything else with a 200 (an empty
+        # body, an HTML page, "ok\n" from something in between) does not prove that Slack
+        # posted it, nor that it did not: left for the next run, never resent in this one.
+        if response.content == b"ok":
             return Answer(delivered=True)
-        # Not Slack (a captive portal, a wrong host): retrying will not change that.
         return Answer(
-            delivered=False, description=f"unexpected answer: {body_description(response)}"
+            delivered=False,
+            unclear=True,
+            description=f"not Slack's answer 'ok' but {body_shape(response)}",
         )
     description = body_description(response)
     if status == 429:
@@ -109,9 +119,11 @@ class TelegramChannel:
     """Telegram Bot API: one `sendMessage` per `Message.telegram` part, in order, with
     `parse_mode` MarkdownV2 and link previews off.
 
-    Delivered only on HTTP 200 with `"ok": true`. 429 waits the body's
-    `parameters.retry_after`; 5xx, timeouts and connection errors back off; other 4xx fail
-    at once quoting Telegram's `description`. The token and chat id never appear in
+    Delivered only on HTTP 200 with `"ok": true` and a `result` that is the sent Message (a
+    `message_id`, in the configured chat); any other 200, and no answer within the timeout
+    after sending, fail without a resend in the run (Telegram may have posted it). 429 waits
+    the body's `parameters.retry_after`; 5xx, refused or dropped connections back off; other
+    4xx fail at once quoting Telegram's `description`. The token and chat id never appear in
     messages or logs. If part k of n fails, parts 1..k-1 were delivered (the message says so).
     """
 
@@ -137,7 +149,8 @@ class TelegramChannel:
             "telegram",
             timeout_s=timeout_s,
             retry_budget_s=retry_budget_s,
-            secrets=(token, f"bot{token}", chat_id, chat, *extra_secrets),
+            # `redact` also masks the token's secret half and the chat id's other spellings.
+            secrets=(token, chat_id, chat, *extra_secrets),
             session=session,
             sleep=sleep,
         )
@@ -156,7 +169,7 @@ class TelegramChannel:
                 where = f"message part {number} of {len(parts)}"
                 if number > 1:
                     where += f"; the {number - 1} before it delivered"
-            self._poster.post_json(self._url, payload, _judge_telegram, where)
+            self._poster.post_json(self._url, payload, self._judge, where)
 
     @property
     def remaining_budget_s(self) -> float:
@@ -168,18 +181,50 @@ class TelegramChannel:
     def __repr__(self) -> str:
         return "TelegramChannel(token=***, chat_id=***)"
 
+    def _judge(self, response: requests.Response) -> Answer:
+        return _judge_telegram(response, self._chat_id)
 
-def _judge_telegram(response: requests.Response) -> Answer:
+
+def _sent_message_problem(body: dict[str, Any], chat_id: int | str) -> str | None:
+    """Why a 200 body is not Telegram's proof of delivery (`{"ok": true, "result":
+    <Message>}` in the chat sent to), or None when it is. Names no chat id."""
+    if body.get("ok") is not True:
+        return f'"ok" is {body.get("ok")!r}, not true: {body.get("description") or ""}'
+    result = body.get("result")
+    if not isinstance(result, dict):
+        return 'no sent message in the answer (no "result" object)'
+    message_id = result.get("message_id")
+    if not isinstance(message_id, int) or isinstance(message_id, bool):
+        return "no sent message in the answer (no result.message_id)"
+    chat = result.get("chat")
+    if not isinstance(chat, dict):
+        return "no chat in the sent message (no result.chat)"
+    if isinstance(chat_id, int):
+        if chat.get("id") != chat_id:
+            return "the sent message is in another chat than TELEGRAM_CHAT_ID"
+    else:
+        username = chat.get("username")  # "@channel": Telegram answers with the numeric id
+        if isinstance(username, str) and username.lower() != chat_id.lstrip("@").lower():
+            return "the sent message is in another chat than TELEGRAM_CHAT_ID"
+    return None
+
+
+def _judge_telegram(response: requests.Response, chat_id: int | str) -> Answer:
     try:
         body: Any = response.json()
     except ValueError:
         body = None
+    status = response.status_code
+    if status == 200:
+        if not isinstance(body, dict):
+            return Answer(False, unclear=True, description=f"not JSON: {body_shape(response)}")
+        problem = _sent_message_problem(body, chat_id)
+        if problem is None:
+            return Answer(delivered=True)
+        return Answer(False, unclear=True, description=problem.rstrip(": "))
     if not isinstance(body, dict):
         body = {}
-    status = response.status_code
-    if status == 200 and body.get("ok") is True:
-        return Answer(delivered=True)
-    description = str(body.get("description") or body_description(response))[:200]
+    description = str(body.get("description") or body_description(response))
     parameters = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
     if status == 429 or body.get("error_code") == 429:
         retry_after = parameters.get("retry_after")

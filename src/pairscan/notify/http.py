@@ -1,10 +1,13 @@
 """Stage 7 (notify): one JSON POST with bounded retries. requests is imported here and in
 `pairscan.notify` only.
 
-Decides when to try again (429 after the service's own delay; 5xx, timeouts and connection
-errors after a bounded exponential backoff) and when to stop. The URLs hold the secrets
-(webhook path, bot token), so every message and log line passes through `redact`, and no
-requests exception is chained to the `NotifyError` raised.
+Decides when to try again (429 after the service's own delay; 5xx, refused or dropped
+connections and connect timeouts after a bounded exponential backoff), when to stop, and when
+NOT to send again in this run: an answer that does not prove the message arrived but does not
+rule it out either (no answer within the timeout after the request went out, a 200 that is not
+the service's success answer). The URLs and the services' error bodies may hold the secrets
+(webhook path, bot token), so every message and log line passes through `redact` here, where
+answers become error text, and no requests exception is chained to the `NotifyError` raised.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 
@@ -30,6 +33,10 @@ MAX_BACKOFF_S = 8.0
 # A service that keeps answering "retry after 0" must not loop forever within the budget.
 MAX_ATTEMPTS = 8
 _MAX_DESCRIPTION = 200
+_NOT_RESENT = (
+    "not resent in this run: the service may have taken it, and the next run's resend "
+    "would then be a duplicate"
+)
 _ERRNO = re.compile(r"\[Errno -?\d+\][^'\")\]]*")
 # A malformed URL is a configuration fault: retrying cannot help.
 _BAD_URL = (
@@ -44,8 +51,11 @@ _BAD_URL = (
 class Answer:
     """What one HTTP answer means for delivery.
 
-    delivered: the service accepted the message. retry: a transient refusal (429, 5xx).
-    description: the service's own words ("invalid_blocks", "Bad Request: chat not found").
+    delivered: the service accepted the message (its documented success answer, nothing
+    less). retry: a transient refusal (429, 5xx). unclear: an answer that does not say whether
+    the message arrived (a 200 that is not the success answer): never resent in this run.
+    description: the service's own words ("invalid_blocks", "Bad Request: chat not found"),
+    unredacted and uncut (the poster masks secrets, then cuts).
     retry_after_s: the wait the service asked for (429), seconds; None = our backoff.
     """
 
@@ -53,18 +63,40 @@ class Answer:
     retry: bool = False
     description: str = ""
     retry_after_s: float | None = None
+    unclear: bool = False
 
 
 Judge = Callable[[requests.Response], Answer]
 
 
+class _Outcome(NamedTuple):
+    """One attempt: `failure` None when delivered; `kind` retry | permanent | unclear."""
+
+    failure: str | None
+    retry_after_s: float | None = None
+    kind: str = "retry"
+
+
 def body_description(response: requests.Response) -> str:
     """The first line of a plain-text error body, or the status reason for HTML and empty
-    bodies (a proxy's error page says nothing the status does not)."""
+    bodies (a proxy's error page says nothing the status does not). Not cut: the poster cuts
+    it after masking secrets, so no cut can leave part of a secret behind."""
     text = response.text.strip()
     if not text or text.startswith("<"):
         return response.reason or "no description"
-    return text.splitlines()[0][:_MAX_DESCRIPTION]
+    return text.splitlines()[0]
+
+
+def body_shape(response: requests.Response) -> str:
+    """What an unexpected success-status body looks like: `empty body`, `an HTML page`, or the
+    body quoted (`body 'ok\\n'`: a stray newline shows). Uncut and unredacted: see
+    `body_description`."""
+    text = response.text
+    if not text:
+        return "empty body"
+    if text.lstrip().startswith("<"):
+        return "an HTML page"
+    return f"body {text!r}"
 
 
 def retry_after_header(headers: Mapping[str, str]) -> float | None:
@@ -143,14 +175,22 @@ class Poster:
         while True:
             attempt += 1
             started = self._clock()
-            failure, retry_after_s, permanent = self._attempt(url, payload, judge)
+            failure, retry_after_s, kind = self._attempt(url, payload, judge)
             if failure is None:
                 if attempt > 1:
                     log.info("%s: delivered on attempt %d", self.channel, attempt)
                 return
-            failure = self.redact(failure)
-            if permanent:
+            if kind == "permanent":
                 raise NotifyError(f"{self.channel}: {failure}{suffix}", transient=False)
+            if kind == "unclear":
+                # Sending again now could post it twice (a slow service still processing the
+                # first request): the channel is done for this run, and the next run, an hour
+                # later, resends it: at most one duplicate, never within the run.
+                self._gave_up = failure
+                log.warning("%s: %s; %s%s", self.channel, failure, _NOT_RESENT, suffix)
+                raise NotifyError(
+                    f"{self.channel}: {failure}; {_NOT_RESENT}{suffix}", transient=True
+                )
             self._spent_s += self._clock() - started
             delay = retry_after_s if retry_after_s is not None else _backoff_s(attempt - 1)
             left = self.remaining_budget_s
@@ -174,26 +214,33 @@ class Poster:
             self._sleep(delay)
             self._spent_s += delay
 
-    def _attempt(
-        self, url: str, payload: Mapping[str, Any], judge: Judge
-    ) -> tuple[str | None, float | None, bool]:
-        """One POST: (failure or None when delivered, retry-after seconds, permanent?)."""
+    def _attempt(self, url: str, payload: Mapping[str, Any], judge: Judge) -> _Outcome:
+        """One POST, its failure (if any) already masked and cut."""
         try:
             response = self._session.post(url, json=payload, timeout=self.timeout_s)
-        except requests.Timeout as exc:
+        except requests.ConnectTimeout as exc:
+            # Nothing was sent: as safe to retry as a refused connection.
             log.debug("%s: %s", self.channel, self.redact(repr(exc)))
-            return f"no answer within {self.timeout_s:g} s", None, False
+            return _Outcome(f"connection failed (no connection within {self.timeout_s:g} s)")
+        except requests.Timeout as exc:
+            # The request went out and no answer came in time: it may have been accepted.
+            log.debug("%s: %s", self.channel, self.redact(repr(exc)))
+            return _Outcome(f"no answer within {self.timeout_s:g} s of sending", kind="unclear")
         except _BAD_URL as exc:
-            return f"bad URL ({type(exc).__name__}; check the configured address)", None, True
+            failure = f"bad URL ({type(exc).__name__}; check the configured address)"
+            return _Outcome(failure, kind="permanent")
         except requests.RequestException as exc:
             log.debug("%s: %s", self.channel, self.redact(repr(exc)))
-            return f"connection failed ({_network_reason(exc)})", None, False
+            return _Outcome(f"connection failed ({_network_reason(exc)})")
         with response:
             answer = judge(response)
         if answer.delivered:
-            return None, None, False
-        failure = f"HTTP {response.status_code} {answer.description}".rstrip()
-        return failure, answer.retry_after_s, not answer.retry
+            return _Outcome(None)
+        # Masked before the cut: a cut through a secret must not leave its first characters.
+        description = redact(answer.description, self._secrets, max_chars=_MAX_DESCRIPTION)
+        failure = self.redact(f"HTTP {response.status_code} {description}".rstrip())
+        kind = "unclear" if answer.unclear else "retry" if answer.retry else "permanent"
+        return _Outcome(failure, answer.retry_after_s, kind)
 
 
 def _backoff_s(retry_index: int) -> float:

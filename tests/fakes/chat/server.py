@@ -30,7 +30,9 @@ class ChatFault:
     """One misbehaviour applied to a request instead of the service's answer.
 
     status None with `sleep_s` = answer normally after the delay (a slow service); `drop`
-    closes the socket without a response (after `sleep_s`: a hang).
+    closes the socket without a response (after `sleep_s`: a hang). status None with
+    `answer_delay_s` = the service takes the message at once (logged as delivered) and sends
+    its answer only after the delay: a client that times out first does not know it arrived.
     """
 
     status: int | None = None
@@ -40,6 +42,34 @@ class ChatFault:
     sleep_s: float = 0.0
     drop: bool = False
     name: str = "fault"
+    answer_delay_s: float = 0.0
+
+
+def _telegram_json(status: int, body: dict[str, Any], name: str) -> ChatFault:
+    return ChatFault(status, json.dumps(body).encode(), content_type=_JSON, name=name)
+
+
+# 200 answers that are not the service's success answer: the message was NOT recorded.
+SLACK_NOT_OK_200 = {
+    "200_ok_newline": b"ok\n",
+    "200_OK": b"OK",
+    "200_empty": b"",
+    "200_html": b"<html><body>ok</body></html>",
+    "200_json": b'{"ok": true}',
+}
+TELEGRAM_NOT_OK_200 = {
+    "200_no_result": b'{"ok": true}',
+    "200_result_true": b'{"ok": true, "result": true}',
+    "200_no_message_id": b'{"ok": true, "result": {"date": 1700000000, "chat": {"id": 1}}}',
+    "200_other_chat": (
+        b'{"ok": true, "result": {"message_id": 7, "date": 1700000000, '
+        b'"chat": {"id": -100111, "type": "supergroup"}, "text": "x"}}'
+    ),
+    "200_ok_false": b'{"ok": false, "error_code": 400, "description": "Bad Request"}',
+    "200_text": b"ok",
+    "200_empty": b"",
+    "200_html": b"<html><body>ok</body></html>",
+}
 
 
 def make_fault(
@@ -55,15 +85,27 @@ def make_fault(
     hang: no answer for `sleep_s`, then the socket is closed (longer than the client timeout).
     slow: the real answer after `sleep_s` (the message IS delivered; the client may have
         given up: the duplicate-delivery case).
+    taken_slow: the message is taken (logged as delivered) at once, the answer sent after
+        `sleep_s` (the service accepted; a client timing out first cannot know).
     drop: the socket is closed at once without a response.
+    200_* (`SLACK_NOT_OK_200`, `TELEGRAM_NOT_OK_200`): a 200 whose body is not the service's
+        success answer (Slack's `ok`; Telegram's `{"ok": true, "result": <Message>}`), from
+        something in between; the message is not recorded.
     """
     name = f"{channel}_{kind}"
     if kind == "hang":
         return ChatFault(sleep_s=sleep_s, drop=True, name=name)
     if kind == "slow":
         return ChatFault(sleep_s=sleep_s, name=name)
+    if kind == "taken_slow":
+        return ChatFault(answer_delay_s=sleep_s, name=name)
     if kind == "drop":
         return ChatFault(drop=True, name=name)
+    shapes = SLACK_NOT_OK_200 if channel == "slack" else TELEGRAM_NOT_OK_200
+    if kind in shapes:
+        body = shapes[kind]
+        content_type = _JSON if body.startswith(b"{") else _TEXT
+        return ChatFault(200, body, content_type=content_type, name=name)
     if channel == "slack":
         if kind == "down":
             return ChatFault(503, _DOWN_PAGE.encode(), name=name)
@@ -79,10 +121,9 @@ def make_fault(
             body = telegram_error(
                 429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
             )
-            return ChatFault(429, json.dumps(body).encode(), content_type=_JSON, name=name)
+            return _telegram_json(429, body, name)
         if kind == "500":
-            body = telegram_error(500, "Internal Server Error")
-            return ChatFault(500, json.dumps(body).encode(), content_type=_JSON, name=name)
+            return _telegram_json(500, telegram_error(500, "Internal Server Error"), name)
         if kind == "400_parse":
             description = (
                 "Bad Request: can't parse entities: Character '.' is reserved and must be "
@@ -100,7 +141,8 @@ class Received:
     channel: "slack", "telegram" or "other" (an unknown path). payload: the decoded JSON
     body (None if it did not decode). status: the answer's status (None: no answer, the
     socket was dropped). shown: for accepted messages, the text as the chat shows it
-    (Telegram: after MarkdownV2 parsing; Slack: the `text` field).
+    (Telegram: after MarkdownV2 parsing; Slack: the `text` field). by_service: the service
+    itself answered (False: a fault answered in its place and nothing was recorded).
     """
 
     channel: str
@@ -110,10 +152,12 @@ class Received:
     fault: str | None
     shown: str | None
     wall_time: float
+    by_service: bool = True
 
     @property
     def delivered(self) -> bool:
-        return self.status == 200
+        """The chat has the message: the service itself answered 200."""
+        return self.status == 200 and self.by_service
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -123,6 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60
     disable_nagle_algorithm = True
     server: _Server
+    _answer_delay_s = 0.0  # of the request being answered (a `taken_slow` fault)
 
     def setup(self) -> None:
         super().setup()
@@ -157,14 +202,15 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.sleep_s > 0 and self.server.stopping.wait(fault.sleep_s):
                 fault = ChatFault(drop=True, name=fault.name)
             if fault.drop:
-                fake._log(channel, path, payload, None, fault.name, None)
+                fake._log(channel, path, payload, None, fault.name, None, by_service=False)
                 self.close_connection = True
                 return
             if fault.status is not None:
-                fake._log(channel, path, payload, fault.status, fault.name, None)
+                fake._log(channel, path, payload, fault.status, fault.name, None, by_service=False)
                 self._send(fault.status, fault.body, fault.content_type, fault.headers)
                 return
         name = fault.name if fault else None
+        self._answer_delay_s = fault.answer_delay_s if fault else 0.0
         if self.command != "POST":
             fake._log(channel, path, payload, 405, name, None)
             self._send(405, b"invalid_method", _TEXT)
@@ -210,6 +256,10 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        delay, self._answer_delay_s = self._answer_delay_s, 0.0
+        if delay > 0 and self.server.stopping.wait(delay):
+            self.close_connection = True  # shutting down: no answer
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -392,6 +442,22 @@ class FakeChat:
         with self._lock:
             self._faults.append(_Pending(channel, fault, times))
 
+    def echo_fault(self, channel: ChatChannel, status: int) -> ChatFault:
+        """An error answer (`status`: 400, 401, 403, ...) in the service's own format whose
+        text quotes every secret: the whole token, its secret half (after `<bot id>:`), the
+        chat id, the webhook URL and its path, as misconfigured proxies and some services'
+        error pages do."""
+        secret_half = self.token.partition(":")[2]
+        echo = (
+            f"token {self.token} secret {secret_half} chat {self.chat_id} "
+            f"hook {self.webhook_url} path {self.webhook_path}"
+        )
+        if channel == "telegram":
+            words = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
+            body = telegram_error(status, f"{words.get(status, 'Error')}: {echo}")
+            return _telegram_json(status, body, f"telegram_echo_{status}")
+        return ChatFault(status, f"invalid_token {echo}".encode(), name=f"slack_echo_{status}")
+
     def set_down(self, channel: ChatChannel, down: bool = True) -> None:
         """Answer every request to `channel` with its "down" fault until called with False."""
         with self._lock:
@@ -427,8 +493,10 @@ class FakeChat:
         status: int | None,
         fault: str | None,
         shown: str | None,
+        *,
+        by_service: bool = True,
     ) -> None:
-        entry = Received(channel, path, payload, status, fault, shown, time.time())
+        entry = Received(channel, path, payload, status, fault, shown, time.time(), by_service)
         with self._lock:
             self.received.append(entry)
 
@@ -437,10 +505,16 @@ class FakeChat:
             self._message_id += 1
             message_id = self._message_id
         chat = payload.get("chat_id")
+        if isinstance(chat, str) and chat.startswith("@"):
+            # A public channel named by username: Telegram answers with its numeric id.
+            described = {"id": -1009999999999, "type": "channel", "username": chat[1:]}
+        else:
+            kind = "supergroup" if str(chat).startswith("-") else "private"
+            described = {"id": chat, "type": kind}
         return {
             "message_id": message_id,
             "date": int(time.time()),
-            "chat": {"id": chat, "type": "supergroup" if str(chat).startswith("-") else "private"},
+            "chat": described,
             "text": shown,
         }
 
