@@ -1,15 +1,18 @@
 """A real `pairs cache update` process killed with SIGKILL mid-run, for both backends.
 
 The CLI runs as a subprocess talking HTTP to the local Binance-protocol server and is killed at
-several points (a fixed time into the run, around a symbol's write, in the middle of a symbol's
-pages). After each kill every stored series must read back as a gap-free, exact copy of the
-recording from the first bar on; a rerun must then complete the cache with nothing lost or
-duplicated, and leave no temp file behind.
+chosen points: while the server holds back the answer to one chosen request (the first pages of
+a symbol, its funding), and inside the write of a symbol's candles (the child pauses there; see
+`PAUSING_CLI`). Every kill waits for its point to be reached, never for time to pass, so it
+lands at the same place on an idle and on a busy machine. After each kill every stored series
+must read back as a gap-free, exact copy of the recording from the first bar on; a rerun must
+then complete the cache with nothing lost or duplicated, and leave no temp file behind.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -26,7 +29,7 @@ import yaml
 from pairscan.cache import SeriesKey, open_store
 from pairscan.demo import demo_symbols
 from pairscan.market import MS_PER_HOUR, Candles, FundingRates, parse_utc
-from tests.fakes.binance import FakeBinance, Fault, LoggedRequest
+from tests.fakes.binance import FakeBinance, Fault
 
 pytestmark = pytest.mark.slow
 
@@ -37,16 +40,60 @@ NOW = parse_utc("2026-05-16")  # the end of the recording
 HISTORY_START = parse_utc("2025-05-16")  # NOW - 365 days: the recording's first bar
 LAST_CLOSED = NOW - MS_PER_HOUR
 BARS = (LAST_CLOSED - HISTORY_START) // MS_PER_HOUR + 1
-PAGE_BARS = 1000  # Binance klines per request
 SPOT = [s for s in demo_symbols() if ":" not in s]
 PERPS = [s for s in demo_symbols() if ":" in s][:5]
-SYMBOLS = SPOT + PERPS  # in this order: the timed kills land among the spot symbols
-# Server-side delay of every klines answer during the timed kills. The spot symbols alone
-# then take at least 10 x 9 pages x 40 ms = 3.6 s, more than the 0.3 + 0.8 + 1.5 s that the
-# timed kills let the runs progress: each kill lands mid-run, before the first perpetual,
-# which the event kills then interrupt at chosen points.
-SLOW_KLINES_S = 0.04
+SYMBOLS = SPOT + PERPS  # fetched in this order
+# Every wait of the test is for an event; this bounds each, so a broken run fails rather than
+# hangs. A held request is answered only after it (the kill comes long before), and the
+# client's timeout is longer still, so the child stays blocked on the request until killed.
 RUN_TIMEOUT_S = 60
+HOLD_S = RUN_TIMEOUT_S
+CLIENT_TIMEOUT_MS = 2 * RUN_TIMEOUT_S * 1000
+HELD = "held until the kill"
+
+# `python -c PAUSING_CLI <pairs arguments>` is the `pairs` CLI, except that it stops for good
+# (until the test kills it) inside the write of the candles of $KILL_PROBE_SYMBOL, after
+# creating the file $KILL_PROBE_MARKER: on parquet with the temp file written and fsynced,
+# just before the `os.replace` that would publish it; on SQLite with the rows upserted, just
+# before the COMMIT. Nothing else changes: real HTTP, real files, the real store code.
+PAUSING_CLI = """
+import os, runpy, sqlite3, sys, threading
+from pathlib import Path
+
+symbol = os.environ["KILL_PROBE_SYMBOL"]
+marker = Path(os.environ["KILL_PROBE_MARKER"])
+parquet_name = symbol.replace("/", "-") + "_1h.parquet"
+
+
+def pause(where):
+    marker.write_text(where, encoding="utf-8")
+    threading.Event().wait()
+
+
+real_replace = os.replace
+
+
+def replace(src, dst, **kwargs):
+    if Path(dst).name == parquet_name:
+        pause(f"before os.replace({src}, {dst})")
+    real_replace(src, dst, **kwargs)
+
+
+class Connection(sqlite3.Connection):
+    def executemany(self, sql, rows):
+        rows = list(rows)
+        cursor = super().executemany(sql, rows)
+        if sql.lstrip().startswith("INSERT INTO candles") and rows and symbol in rows[0]:
+            pause(f"before the COMMIT of {len(rows)} rows")
+        return cursor
+
+
+real_connect = sqlite3.connect
+os.replace = replace
+sqlite3.connect = lambda *args, **kwargs: real_connect(*args, factory=Connection, **kwargs)
+sys.argv[0] = "pairs"
+runpy.run_module("pairscan", run_name="__main__", alter_sys=True)
+"""
 
 
 @pytest.fixture
@@ -61,7 +108,9 @@ def write_config(fake: FakeBinance, tmp_path: Path, backend: str, symbols: list[
         "exchange": {
             "id": "binance",
             "ccxt_config": fake.ccxt_config(
-                market_types=("spot", "linear"), enable_rate_limit=False
+                market_types=("spot", "linear"),
+                timeout_ms=CLIENT_TIMEOUT_MS,
+                enable_rate_limit=False,
             ),
             "retry_base_delay_s": 0,
         },
@@ -86,14 +135,29 @@ class Run:
         return self.stdout.read_text(encoding="utf-8") + self.stderr.read_text(encoding="utf-8")
 
 
-def start_run(fake: FakeBinance, config: Path, tmp_path: Path, name: str) -> Run:
+def start_run(
+    fake: FakeBinance,
+    config: Path,
+    tmp_path: Path,
+    name: str,
+    pause_in_write_of: str | None = None,
+) -> Run:
+    """Start the CLI; with `pause_in_write_of`, as `PAUSING_CLI` pausing in that symbol's
+    write (the marker file is `<name>.paused`)."""
     out, err = tmp_path / f"{name}.stdout", tmp_path / f"{name}.stderr"
     first = len(fake.state.requests_for())
-    args = [sys.executable, "-m", "pairscan", "--config", str(config), "--now", str(NOW)]
+    env = dict(os.environ)
+    command = [sys.executable, "-m", "pairscan"]
+    if pause_in_write_of is not None:
+        env["KILL_PROBE_SYMBOL"] = pause_in_write_of
+        env["KILL_PROBE_MARKER"] = str(tmp_path / f"{name}.paused")
+        command = [sys.executable, "-c", PAUSING_CLI]
+    args = ["--config", str(config), "--now", str(NOW), "cache", "update", "--json"]
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(
-            [*args, "cache", "update", "--json"],
+            [*command, *args],
             cwd=tmp_path,  # no config.yaml or .env of the repository
+            env=env,
             stdout=stdout,
             stderr=stderr,
         )
@@ -121,96 +185,61 @@ def run_to_completion(fake: FakeBinance, config: Path, tmp_path: Path) -> dict[s
 # ---- kill points --------------------------------------------------------------------------
 
 
-def exchange_id(symbol: str) -> str:
-    return symbol.split(":")[0].replace("/", "")
-
-
-def klines_from(symbol: str, page: int) -> Callable[[LoggedRequest], bool]:
-    """A klines request of `symbol` for page `page` (0-based) of its history, or later bars
-    (an already complete symbol asks only for its newest bars)."""
-    path = FAPI_KLINES if ":" in symbol else KLINES
-    first_bar = HISTORY_START + page * PAGE_BARS * MS_PER_HOUR
-
-    def match(request: LoggedRequest) -> bool:
-        return (
-            request.path == path
-            and request.query.get("symbol") == exchange_id(symbol)
-            and int(request.query.get("startTime", -1)) >= first_bar
-        )
-
-    return match
-
-
-def any_klines(request: LoggedRequest) -> bool:
-    return request.path in (KLINES, FAPI_KLINES)
-
-
 @dataclass(frozen=True)
 class KillPoint:
-    """Kill `delay_s` after the server sees the first request matching `after` in the run,
-    or earlier, as soon as a parquet temp file matching `temp_glob` appears (mid-write)."""
+    """Where a run is killed: while the server holds back its answer to the request number
+    `request` (0-based, counted within the run) of `symbol` to `path`; or, when `path` is
+    None, inside the write of `symbol`'s candles (see `PAUSING_CLI`)."""
 
     name: str
-    after: Callable[[LoggedRequest], bool]
-    delay_s: float
-    temp_glob: str | None = None
+    symbol: str
+    path: str | None = None
+    request: int = 0
 
 
-LAST_PAGE = (BARS - 1) // PAGE_BARS
-# Killed while every klines answer is slowed down (see SLOW_KLINES_S).
-TIMED_KILLS = [
-    KillPoint("0.3 s into the first run", any_klines, 0.3),
-    KillPoint("0.8 s into a resumed run", any_klines, 0.8),
-    KillPoint("1.5 s into a resumed run", any_klines, 1.5),
-]
+def hold_request(fake: FakeBinance, point: KillPoint) -> None:
+    """Queue the faults that let `point.request` requests through and hold the next."""
+    assert point.path is not None
+    if point.request:
+        # A fault without status or delay answers normally; faults apply first-in first-out.
+        passed = Fault(name="answered normally")
+        fake.state.add_fault(point.path, passed, times=point.request, symbol=point.symbol)
+    held = Fault(sleep_s=HOLD_S, name=HELD)
+    fake.state.add_fault(point.path, held, symbol=point.symbol)
 
 
-def event_kills(backend: str) -> list[KillPoint]:
-    """Kill points at full speed, found in the server's request log."""
-    # After the last page is requested, parsing, merging and the write of the year of bars
-    # take some tens of milliseconds: on parquet the kill waits for the writer's temp file,
-    # on SQLite (no file to watch) it comes 20 ms after the request.
-    write_kill = KillPoint(
-        f"around the write of {SPOT[-1]}",
-        klines_from(SPOT[-1], LAST_PAGE),
-        0.08 if backend == "parquet" else 0.02,
-        temp_glob=f".{SPOT[-1].replace('/', '-')}_1h.parquet.tmp-*",
-    )
-    return [
-        write_kill,
-        KillPoint(f"in the middle of {PERPS[1]}'s pages", klines_from(PERPS[1], 4), 0.005),
-    ]
-
-
-def wait_for_request(fake: FakeBinance, run: Run, match: Callable[[LoggedRequest], bool]) -> None:
+def wait_for(reached: Callable[[], bool], run: Run, what: str) -> None:
+    """Poll until `reached()`; fail if the run ends first or RUN_TIMEOUT_S passes."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if any(match(r) for r in fake.state.requests_for()[run.first_request :]):
-            return
+    while not reached():
         if run.proc.poll() is not None:
-            pytest.fail(
-                f"run ended (exit {run.proc.returncode}) before the kill point\n{run.output()}"
-            )
-        time.sleep(0.002)
-    pytest.fail(f"the kill point was not reached within {RUN_TIMEOUT_S} s\n{run.output()}")
+            pytest.fail(f"run ended (exit {run.proc.returncode}) before {what}\n{run.output()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"not reached within {RUN_TIMEOUT_S} s: {what}\n{run.output()}")
+        time.sleep(0.005)
 
 
 def kill_at(fake: FakeBinance, config: Path, tmp_path: Path, index: int, point: KillPoint) -> int:
-    """Start a run, SIGKILL it at `point`; returns the dead process id."""
-    run = start_run(fake, config, tmp_path, f"killed-{index}")
+    """Start a run, SIGKILL it once it is at `point`; returns the dead process id."""
+    name = f"killed-{index}"
+    paused = tmp_path / f"{name}.paused"
+
+    def reached() -> bool:
+        if point.path is None:
+            return paused.exists()
+        return any(r.fault == HELD for r in fake.state.requests_for()[run.first_request :])
+
+    if point.path is not None:
+        hold_request(fake, point)
+    pause_in = point.symbol if point.path is None else None
+    run = start_run(fake, config, tmp_path, name, pause_in_write_of=pause_in)
     try:
-        wait_for_request(fake, run, point.after)
-        deadline = time.monotonic() + point.delay_s
-        cache = tmp_path / "data" / "cache"
-        while time.monotonic() < deadline:
-            if point.temp_glob and any(cache.rglob(point.temp_glob)):
-                break
-            time.sleep(0.001)
-        assert run.proc.poll() is None, f"{point.name}: the run had already ended\n{run.output()}"
+        wait_for(reached, run, point.name)
         run.proc.send_signal(signal.SIGKILL)
-        assert run.proc.wait(timeout=10) == -signal.SIGKILL
+        assert run.proc.wait(timeout=10) == -signal.SIGKILL, f"{point.name}\n{run.output()}"
     finally:
         stop(run)
+        fake.state.clear_faults()
     return run.proc.pid
 
 
@@ -326,6 +355,19 @@ def check_summary(summary: dict[str, Any], symbols: list[str]) -> None:
 
 # ---- tests ------------------------------------------------------------------------------------
 
+# Each run resumes where the killed one stopped. A symbol's year of candles takes nine pages of
+# 1000 bars and is written once, after the last page; a perpetual's funding comes after it.
+KILLS = [
+    # (kill point, then: candle series complete, funding series cached)
+    (KillPoint(f"in the middle of {SPOT[0]}'s pages", SPOT[0], KLINES, 4), (0, 0)),
+    (KillPoint(f"in the middle of {SPOT[4]}'s pages", SPOT[4], KLINES, 4), (4, 0)),
+    (KillPoint(f"inside the write of {SPOT[-1]}", SPOT[-1]), (len(SPOT) - 1, 0)),
+    (
+        KillPoint(f"in the middle of {PERPS[1]}'s pages", PERPS[1], FAPI_KLINES, 4),
+        (len(SPOT) + 1, 1),
+    ),
+]
+
 
 @pytest.mark.parametrize("backend", ["parquet", "sqlite"])
 def test_sigkill_mid_update_leaves_a_consistent_cache_that_a_rerun_completes(
@@ -333,24 +375,15 @@ def test_sigkill_mid_update_leaves_a_consistent_cache_that_a_rerun_completes(
 ) -> None:
     config = write_config(fake, tmp_path, backend, SYMBOLS)
     data_dir = tmp_path / "data"
-    for path in (KLINES, FAPI_KLINES):
-        fake.state.add_fault(path, Fault.slow(SLOW_KLINES_S), times=10_000)
-
-    progress, dead = [], set()
-    write_kill, *_ = later_kills = event_kills(backend)
-    for index, point in enumerate(TIMED_KILLS + later_kills):
-        if point is write_kill:
-            fake.state.clear_faults()
+    dead: set[int] = set()
+    for index, (point, progress) in enumerate(KILLS):
         dead.add(kill_at(fake, config, tmp_path, index, point))
         when = f"after a kill {point.name}"
-        progress.append(check_consistent(fake, data_dir, backend, SYMBOLS, dead, when))
-        if point is write_kill and backend == "parquet":
-            assert temp_files(data_dir), "the kill did not land mid-write"
-    complete = [done for done, _ in progress]
-    # Each resumed run kept what the killed ones had finished, and the kills were mid-run.
-    assert complete == sorted(complete), progress
-    assert 0 < complete[-1] < len(SYMBOLS), progress
-    assert progress[-1][1] >= 1, progress  # a perpetual had completed with its funding
+        # Each run kept what the killed ones had finished, and lost only its unwritten symbol.
+        assert check_consistent(fake, data_dir, backend, SYMBOLS, dead, when) == progress, when
+        if point.path is None and backend == "parquet":
+            # Killed between the temp file's fsync and its rename: the temp file stays behind.
+            assert temp_files(data_dir), when
 
     summary = run_to_completion(fake, config, tmp_path)
     check_summary(summary, SYMBOLS)
@@ -367,17 +400,10 @@ def test_sigkill_while_funding_is_fetched_loses_no_funding(
     symbol = PERPS[0]
     config = write_config(fake, tmp_path, backend, [symbol])
     data_dir = tmp_path / "data"
-    fake.state.add_fault(FUNDING, Fault.slow(1.5), symbol=symbol)
-
-    def funding_request(request: LoggedRequest) -> bool:
-        return request.path == FUNDING and request.query.get("symbol") == exchange_id(symbol)
-
-    pid = kill_at(
-        fake, config, tmp_path, 0, KillPoint("while funding is fetched", funding_request, 0)
-    )
+    point = KillPoint("while funding is fetched", symbol, FUNDING)
+    pid = kill_at(fake, config, tmp_path, 0, point)
     assert check_consistent(fake, data_dir, backend, [symbol], {pid}, "after the kill") == (1, 0)
 
-    fake.state.clear_faults()
     summary = run_to_completion(fake, config, tmp_path)
     check_summary(summary, [symbol])
     check_complete(fake, data_dir, backend, [symbol])

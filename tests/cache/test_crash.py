@@ -68,6 +68,7 @@ def read_version(backend: str, root: Path) -> int:
     return v
 
 
+@pytest.mark.slow  # 2-5 s: five writer processes per backend
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_killed_writer_leaves_one_complete_version(backend: str, tmp_path: Path) -> None:
     root = tmp_path / "cache"

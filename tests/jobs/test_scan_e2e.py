@@ -347,6 +347,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
 # ---- 1. the happy path -----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the shared 35-hour replay (`reference`) and more scans
 def test_hourly_replay_delivers_every_ticket_once_to_every_channel(reference: Reference) -> None:
     scan, chat = reference.scan, reference.scan.chat
     for k, result in enumerate(reference.results):
@@ -403,6 +404,7 @@ def test_hourly_replay_delivers_every_ticket_once_to_every_channel(reference: Re
     assert scan.outbox_ids() == ids
 
 
+@pytest.mark.slow  # the shared 35-hour replay (`reference`) and more scans
 def test_status_and_state_show_reflect_the_runs(reference: Reference) -> None:
     scan = reference.scan
     last = bar(REFERENCE_RUNS - 1)
@@ -483,6 +485,7 @@ def failures(scan: Scan) -> list[tuple[str, str, str]]:
     return [(str(t), str(c), str(e)) for t, c, e in rows]
 
 
+@pytest.mark.slow  # the shared 35-hour replay (`reference`) and more scans
 def test_slack_down_for_three_runs_then_up_gets_every_ticket_once_in_order(
     scan: Scan, reference: Reference
 ) -> None:
@@ -511,6 +514,7 @@ def test_slack_down_for_three_runs_then_up_gets_every_ticket_once_in_order(
     assert scan.deliveries() == {i: set(CHANNELS) for i in ids}
 
 
+@pytest.mark.slow  # the shared 35-hour replay (`reference`) and more scans
 def test_telegram_429_is_waited_out_and_a_parse_error_is_retried_next_run(
     fake_binance: FakeBinance,
     fake_chat: FakeChat,
@@ -524,12 +528,15 @@ def test_telegram_429_is_waited_out_and_a_parse_error_is_retried_next_run(
 
     # 429 with retry_after 1 s, within the 2 s budget: waited out, delivered once.
     chat.add_fault("telegram", "429", retry_after=1)
-    assert_ok(scan.run(1))
+    waited = scan.run(1)
+    assert_ok(waited)
     (ticket,) = reference.tickets_at(1)
     first, second = chat.requests("telegram")
     assert (first.status, second.status) == (429, 200)
     assert first.payload == second.payload
-    assert second.wall_time - first.wall_time >= 1.0  # the service's wait was honoured
+    # The retry waited what the service asked. The sleep itself is asserted in tests/notify
+    # through an injected sleep: a stopwatch here would measure the machine's load.
+    assert "retry 1 in 1.0 s" in waited.output, waited.output
     assert delivered_ids(chat, "telegram", {ticket}) == [ticket]
 
     # 400 "can't parse entities": reported, exit 1, the ticket stays pending for Telegram only.
@@ -551,11 +558,19 @@ def test_telegram_429_is_waited_out_and_a_parse_error_is_retried_next_run(
     # A 429 asking for longer than the budget: not waited, both of the run's tickets pending.
     assert_ok(scan.run(5))
     chat.add_fault("telegram", "429", retry_after=30)
-    started = time.monotonic()
+    sent = len(chat.requests("telegram"))
     result = scan.run(6)
-    assert time.monotonic() - started < 20
     assert_ok(result, 1)
-    assert "more than the 2 s left of the 2 s retry budget" in result.stdout, result.stdout
+    # Given up at once: the 429 was not retried, and the run's other ticket was not tried.
+    assert [r.status for r in chat.requests("telegram")[sent:]] == [429]
+    # What is left of the budget is 2 s minus the time the 429 took to arrive: only its
+    # bounds are certain.
+    refused = re.search(
+        r"asked to wait 30 s, more than the ([-+.e0-9]+) s left of the 2 s retry budget",
+        result.stdout,
+    )
+    assert refused is not None, result.stdout
+    assert 0.0 <= float(refused[1]) <= 2.0, refused[0]
     assert [c for t, c in scan.deliveries().items() if t in reference.tickets_at(6)] == [
         {"console", "slack"}
     ] * 2
@@ -578,6 +593,7 @@ def cached_last(scan: Scan, symbol: str) -> int:
     return last
 
 
+@pytest.mark.slow  # the shared 35-hour replay (`reference`) and more scans
 def test_exchange_5xx_for_one_symbol_fails_it_alone_and_the_next_run_recovers(
     scan: Scan, reference: Reference
 ) -> None:
@@ -629,6 +645,7 @@ def files_of(folder: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow  # the shared 35-hour replay (`reference`) and more scans
 def test_dry_run_prints_the_tickets_and_writes_and_sends_nothing(
     scan: Scan, reference: Reference
 ) -> None:
@@ -678,6 +695,7 @@ def wait_until(
         time.sleep(0.002)
 
 
+@pytest.mark.slow  # the shared 35-hour replay (`reference`) and more scans
 def test_a_second_run_while_one_holds_the_lock_exits_3_naming_it_and_writes_nothing(
     scan: Scan, reference: Reference
 ) -> None:

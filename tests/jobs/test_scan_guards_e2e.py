@@ -57,6 +57,7 @@ def _leg(ticket: dict[str, Any], symbol: str) -> dict[str, Any]:
     return legs[0]
 
 
+@pytest.mark.slow  # hourly `pairs scan` runs from a fresh cache, for each case
 @pytest.mark.parametrize("inactive", ["", "SETTLING", "removed"])
 def test_a_leg_that_stops_trading_closes_the_position_within_stale_bars(
     fake_binance: FakeBinance,

@@ -1,9 +1,10 @@
 """Child process of test_kill: commits runs to a state database, until killed or done.
 
-`churn <db> <first run>`: commits run k (bar T0 + k hours) forever, every record of run k
-carrying k in every field (see `run_records`), plus an `extra` table row per pair, so a
-reader can tell whether what it sees is one whole run. Prints `ready` after the first
-commit, then `committed k`.
+`churn <db> <first run> [<pause run>]`: commits run k (bar T0 + k hours) forever, every
+record of run k carrying k in every field (see `run_records`), plus an `extra` table row per
+pair, so a reader can tell whether what it sees is one whole run. Prints `ready` after the
+first commit, then `committed k`. Run `pause run`, if given, stops for good inside its
+transaction, its rows written and not committed, after printing `paused k`.
 
 `race <db> <tag> <go file>`: waits for the go file, then commits bar T0 with records tagged
 `tag`, holding the transaction open for a moment; prints `applied` or `skipped`.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,22 +51,26 @@ def run_records(k: int, bar_ms: int, n: int = PAIRS) -> list[PositionRecord]:
     ]
 
 
-def write_tickets(k: int) -> Callable[[sqlite3.Connection], None]:
+def write_tickets(k: int, pause: bool = False) -> Callable[[sqlite3.Connection], None]:
     def extra(con: sqlite3.Connection) -> None:
         con.execute("CREATE TABLE IF NOT EXISTS extra_rows (run INTEGER, pair INTEGER, body TEXT)")
         con.executemany(
             "INSERT INTO extra_rows VALUES (?, ?, ?)", ((k, i, "x" * 200) for i in range(PAIRS))
         )
+        if pause:
+            print(f"paused {k}", flush=True)
+            threading.Event().wait()  # until the test kills this process
 
     return extra
 
 
-def churn(db: Path, first: int) -> None:
+def churn(db: Path, first: int, pause_run: int | None = None) -> None:
     with StateStore(db) as store:
         k = first
         while True:
             bar = T0 + k * HOUR_MS
-            applied = store.commit_run(bar, run_records(k, bar), extra=write_tickets(k))
+            extra = write_tickets(k, pause=k == pause_run)
+            applied = store.commit_run(bar, run_records(k, bar), extra=extra)
             if not applied:
                 raise SystemExit(f"run {k} was not applied")
             print("ready" if k == first else f"committed {k}", flush=True)
@@ -86,7 +92,7 @@ def race(db: Path, tag: int, go: Path) -> None:
 def main() -> None:
     mode, db = sys.argv[1], Path(sys.argv[2])
     if mode == "churn":
-        churn(db, int(sys.argv[3]))
+        churn(db, int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)
     else:
         race(db, int(sys.argv[3]), Path(sys.argv[4]))
 

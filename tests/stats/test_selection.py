@@ -470,6 +470,7 @@ def demo_formation() -> tuple[FloatArray, FloatArray]:
     return panel.to_numpy(np.float64), (traded.sum() / 30.0).to_numpy(np.float64)
 
 
+@pytest.mark.slow  # the whole selection over every demo pair and orientation
 def test_demo_market_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     close, adv = demo_formation()
     sel = select_pairs(close, DEMO_BASES, adv, StatsConfig())
