@@ -157,10 +157,12 @@ def test_transient_fault_is_retried_and_data_is_complete(
 
 
 def test_timeout_is_retried(fake_binance: FakeBinance, sleeps: SleepLog) -> None:
-    source = make_source(fake_binance, sleeps, ccxt={"timeout_ms": 300})
+    # The timeout leaves the retried (normal) answer ample time on a busy machine; only the
+    # slow answer, 3x longer, must exceed it.
+    source = make_source(fake_binance, sleeps, ccxt={"timeout_ms": 1500})
     state = fake_binance.state
     state.now_ms = parse_utc("2026-05-10")
-    state.add_fault(KLINES, Fault.slow(1.0))
+    state.add_fault(KLINES, Fault.slow(4.5))
     try:
         got = fetch_closed_candles(source, "BTC/USDT", "1h", parse_utc("2026-05-09"), state.now_ms)
     finally:
