@@ -701,8 +701,9 @@ def test_a_second_run_while_one_holds_the_lock_exits_3_naming_it_and_writes_noth
 ) -> None:
     fake, chat = scan.fake.state, scan.chat
     assert_ok(scan.run(0))
-    # The holder's first request hangs for 2 s: it holds the lock and has written nothing yet.
-    fake.add_fault(None, Fault.slow(2.0))
+    # The holder's first request hangs for 15 s: it holds the lock and has written nothing yet
+    # while the second run and a dry run (a few seconds even on a busy machine) are checked.
+    fake.add_fault(None, Fault.slow(15.0))
     holder = scan.start(1, name="holder")
     try:
         wait_until(lambda: fake.pending_faults == 0, holder, "the holder's first request")
