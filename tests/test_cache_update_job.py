@@ -439,3 +439,216 @@ def test_an_exchange_without_server_time_falls_back_to_our_clock(
     report = update(config, fake)
     assert report.failed == []
     assert report.now_ms == fake.state.now_ms
+
+
+# ---- nothing silent about data: empty pages, rows out of sequence, funding, staleness ---------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(Fault.empty_list(), id="200-empty-list"),
+        pytest.param(Fault.earlier_window(1000 * MS_PER_HOUR), id="rows-before-since"),
+    ],
+)
+def test_a_bad_page_mid_history_is_retried_not_taken_for_the_end(
+    fake: FakeBinance, tmp_path: Path, backend: str, fault: Fault
+) -> None:
+    config = make_config(fake, tmp_path, backend, **{"universe.symbols": ["ETH/USDT"]})
+    fake.state.add_fault(KLINES, fault, symbol="ETH/USDT", after=1)  # the second of two pages
+
+    report = update(config, fake)
+    (row,) = report.symbols
+    assert (row.error, row.stale, row.bars_behind, row.status) == (None, False, 0, "ok")
+    assert row.new_bars == row.total_bars == HISTORY_DAYS * 24
+    assert_same(cached(config, "ETH/USDT"), recorded(fake, "ETH/USDT", HISTORY_START, LAST_CLOSED))
+    assert fake.state.count(KLINES) == 4  # two pages, the retry, the newest bars in between
+    assert fake.state.pending_faults == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "symbol", "said"),
+    [
+        pytest.param(KLINES, "ETH/USDT", "no candle at or after", id="klines"),
+        pytest.param(FUNDING, "ETH/USDT:USDT", "no funding event at or after", id="funding"),
+    ],
+)
+def test_an_empty_list_that_persists_fails_the_symbol_and_the_cli_exits_1(
+    fake: FakeBinance, tmp_path: Path, backend: str, path: str, symbol: str, said: str
+) -> None:
+    config = _write_cli_config(fake, tmp_path, backend)  # max_retries 1: two attempts
+    fake.state.add_fault(path, Fault.empty_list(), times=100, symbol=symbol)
+    args = ["--config", str(config), "--now", str(CLOCK), "cache", "update", "--json"]
+
+    result = CliRunner().invoke(pairs, args)
+    fake.state.clear_faults()
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    assert summary["failed"] == [symbol]
+    row = next(s for s in summary["symbols"] if s["symbol"] == symbol)
+    endpoint = "fetch_ohlcv" if path == KLINES else "fetch_funding_rate_history"
+    assert row["error"].startswith(f"binance {endpoint} {symbol} failed after 2 attempts: ")
+    assert said in row["error"]
+    assert symbol in result.stderr  # logged for cron
+    assert "Traceback" not in result.output
+    assert fake.state.count(path, symbol=symbol) == 4  # two attempts, each with its probe
+    if path == FUNDING:  # the candles were written before the funding failed
+        assert row["stale"] is False
+        assert row["last_ms"] == LAST_CLOSED
+    others = [s for s in summary["symbols"] if s["symbol"] != symbol]
+    assert all(s["error"] is None and s["new_bars"] == 72 for s in others)
+
+    fake.state.advance(MS_PER_HOUR)  # the fault is over: the next run heals it
+    healed = CliRunner().invoke(pairs, [*args[:3], str(CLOCK + MS_PER_HOUR), *args[4:]])
+    assert healed.exit_code == 0, healed.output
+    with open_cache(load_config(config, env={})) as store:
+        if path == FUNDING:
+            got = store.read_funding("binance", symbol)
+            want = fake.state.market(symbol).funding
+            assert want is not None
+            expected = want.between(CLOCK + MS_PER_HOUR - 3 * MS_PER_DAY, CLOCK + MS_PER_HOUR)
+            assert len(got) == len(expected) > 0
+        else:
+            bars = store.read_candles("binance", symbol, "1h")
+            assert (len(bars), int(bars.timestamp[-1])) == (72, CLOCK)  # history_days: 3
+
+
+def test_the_bars_before_a_page_that_stays_empty_are_kept_and_the_symbol_fails(
+    fake: FakeBinance, tmp_path: Path, backend: str
+) -> None:
+    config = make_config(
+        fake,
+        tmp_path,
+        backend,
+        **{"universe.symbols": ["ETH/USDT"], "exchange.max_retries": 1},
+    )
+    fake.state.add_fault(KLINES, Fault.empty_list(), symbol="ETH/USDT", after=1, times=100)
+
+    (row,) = update(config, fake).symbols
+    fake.state.clear_faults()
+    assert row.error is not None
+    assert "no candle at or after" in row.error
+    first_page_end = HISTORY_START + 999 * MS_PER_HOUR
+    assert_same(
+        cached(config, "ETH/USDT"), recorded(fake, "ETH/USDT", HISTORY_START, first_page_end)
+    )
+    assert row.last_ms == first_page_end  # what the cache holds, and how far behind that is
+    assert row.bars_behind == (LAST_CLOSED - first_page_end) // MS_PER_HOUR
+    assert row.stale
+
+    (row,) = update(config, fake).symbols  # the fault is over: the rest arrives
+    assert (row.error, row.stale, row.bars_behind) == (None, False, 0)
+    assert_same(cached(config, "ETH/USDT"), recorded(fake, "ETH/USDT", HISTORY_START, LAST_CLOSED))
+
+
+def test_an_empty_funding_page_on_the_first_update_is_retried(
+    fake: FakeBinance, tmp_path: Path, backend: str
+) -> None:
+    config = make_config(fake, tmp_path, backend, **{"universe.symbols": ["BTC/USDT:USDT"]})
+    fake.state.add_fault(FUNDING, Fault.empty_list())
+
+    (row,) = update(config, fake).symbols
+    assert row.error is None
+    assert row.new_funding == HISTORY_DAYS * 3 + 1  # not a perpetual without funding
+    assert fake.state.count(FUNDING) == 3  # [], the newest events (so a fault), the retry
+
+
+def test_a_perpetual_listed_hours_ago_needs_no_funding_event(
+    fake: FakeBinance, tmp_path: Path, backend: str
+) -> None:
+    market = fake.state.market("SOL/USDT:USDT")
+    assert market.candles is not None
+    market.candles = market.candles.between(CLOCK - 5 * MS_PER_HOUR, None)  # listed at 19:00
+    market.funding = None  # nothing settled yet
+    config = make_config(fake, tmp_path, backend, **{"universe.symbols": ["SOL/USDT:USDT"]})
+
+    (row,) = update(config, fake).symbols
+    assert (row.error, row.new_funding, row.new_bars, row.stale) == (None, 0, 5, False)
+    assert row.first_ms == CLOCK - 5 * MS_PER_HOUR
+    assert fake.state.count(FUNDING) == 1
+
+
+def _stop_bars(fake: FakeBinance, symbol: str, last_ms: int) -> None:
+    market = fake.state.market(symbol)
+    assert market.candles is not None
+    market.candles = market.candles.between(None, last_ms)
+
+
+@pytest.mark.parametrize("status", ["BREAK", "TRADING"])
+def test_a_symbol_without_new_bars_is_reported_stale_after_stale_bars(
+    fake: FakeBinance, tmp_path: Path, backend: str, status: str
+) -> None:
+    """Its bars stop while the exchange's clock runs on: the market's end, not a fault (no
+    retry, no error), reported stale after `signals.stale_bars` bars. Listed as halted
+    (BREAK), at once; listed as trading, once the exchange's newest bar shows it."""
+    symbols = ["BTC/USDT", "ETH/USDT"]
+    config = make_config(
+        fake,
+        tmp_path,
+        backend,
+        **{"universe.symbols": symbols, "cache.history_days": 2, "exchange.max_retries": 1},
+    )
+    update(config, fake)
+    _stop_bars(fake, "ETH/USDT", LAST_CLOSED)
+    fake.state.set_status("ETH/USDT", status)
+    seen = []
+    for hour in range(1, 5):
+        fake.state.now_ms = CLOCK + hour * MS_PER_HOUR
+        fake.state.clear_log()
+        report = update(config, fake)
+        btc, eth = report.symbols
+        assert (btc.error, btc.stale, btc.bars_behind) == (None, False, 0)
+        assert eth.last_ms == LAST_CLOSED
+        assert eth.bars_behind == hour
+        assert eth.stale == (hour >= 3)  # signals.stale_bars, the default
+        assert report.stale == ([eth] if hour >= 3 else [])
+        assert eth.error is None
+        # The refetched last bars, the request past them and (trading) the newest bars.
+        assert fake.state.count(KLINES, symbol="ETH/USDT") == (2 if status == "BREAK" else 3)
+        seen.append(eth.status)
+    assert seen == ["ok", "ok", "stale", "stale"]
+
+
+def test_stale_and_bars_behind_are_in_the_json_for_a_delisted_symbol(
+    fake: FakeBinance, tmp_path: Path, backend: str
+) -> None:
+    config = _write_cli_config(fake, tmp_path, backend)
+    args = ["--config", str(config), "--now", str(CLOCK), "cache", "update", "--json"]
+    assert CliRunner().invoke(pairs, args).exit_code == 0
+    fake.state.delist("BTC/USDT")
+    later = CLOCK + 4 * MS_PER_HOUR
+    fake.state.now_ms = later
+
+    result = CliRunner().invoke(pairs, [*args[:3], str(later), *args[4:]])
+    assert result.exit_code == 1, result.output
+    rows = {s["symbol"]: s for s in json.loads(result.stdout)["symbols"]}
+    gone = rows["BTC/USDT"]
+    assert "no longer listed" in gone["error"]
+    assert (gone["last_ms"], gone["bars_behind"], gone["stale"]) == (LAST_CLOSED, 4, True)
+    assert all(
+        (r["stale"], r["bars_behind"]) == (False, 0) for s, r in rows.items() if s != "BTC/USDT"
+    )
+    assert "BTC/USDT: no new bar for 4 bars" in result.stderr
+
+
+def test_a_network_failure_names_its_cause_in_the_symbol_error(
+    fake: FakeBinance, tmp_path: Path, backend: str
+) -> None:
+    config = make_config(
+        fake,
+        tmp_path,
+        backend,
+        **{"universe.symbols": ["ETH/USDT", "BTC/USDT"], "exchange.max_retries": 1},
+    )
+    fake.state.add_fault(KLINES, Fault.drop_connection(), times=2, symbol="ETH/USDT")
+
+    report = update(config, fake)
+    assert [s.symbol for s in report.failed] == ["ETH/USDT"]
+    error = report.failed[0].error
+    assert error is not None
+    assert error.startswith(
+        "binance fetch_ohlcv ETH/USDT failed after 2 attempts: NetworkError: connection closed "
+        "by the server without a response; binance GET http://127.0.0.1:"
+    )
+    assert report.failed[0].stale  # nothing cached yet
+    assert report.failed[0].bars_behind is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -351,6 +352,58 @@ def test_garbage_200_is_silently_empty_with_since(fake_binance: FakeBinance, fau
     assert ex.last_http_response == fault.body.decode()
 
 
+@pytest.mark.parametrize("path", ["/api/v3/klines", "/fapi/v1/fundingRate"])
+def test_empty_list_200_looks_like_a_window_without_data(
+    fake_binance: FakeBinance, path: str
+) -> None:
+    ex = client(fake_binance)
+    ex.load_markets()
+    fake_binance.state.add_fault(path, Fault.empty_list())
+
+    if path.endswith("klines"):
+        assert ex.fetch_ohlcv("ETH/USDT", "1h", since=NOW_START, limit=5) == []
+    else:
+        assert ex.fetch_funding_rate_history("ETH/USDT:USDT", since=NOW_START) == []
+    assert ex.last_http_response == "[]"
+    assert fake_binance.state.requests[-1].fault == "200 []"
+
+
+def test_earlier_window_serves_rows_before_since_which_ccxt_drops(
+    fake_binance: FakeBinance,
+) -> None:
+    state = fake_binance.state
+    ex = client(fake_binance)
+    ex.load_markets()
+    state.add_fault("/api/v3/klines", Fault.earlier_window(2 * MS_PER_HOUR))
+    rows = ex.fetch_ohlcv("ETH/USDT", "1h", since=NOW_START, limit=5)
+    served = json.loads(ex.last_http_response)
+    assert [r[0] for r in served] == [NOW_START + (k - 2) * MS_PER_HOUR for k in range(5)]
+    assert [r[0] for r in rows] == [NOW_START, NOW_START + MS_PER_HOUR, NOW_START + 2 * MS_PER_HOUR]
+    assert state.requests[-1].query["startTime"] == str(NOW_START)  # logged as sent
+
+    state.add_fault("/api/v3/klines", Fault.earlier_window(5 * MS_PER_HOUR))
+    assert ex.fetch_ohlcv("ETH/USDT", "1h", since=NOW_START, limit=5) == []
+    assert len(json.loads(ex.last_http_response)) == 5
+    with pytest.raises(ValueError, match="shift_ms must be > 0"):
+        Fault.earlier_window(0)
+
+
+@pytest.mark.parametrize(
+    "fault", [Fault.truncated_json(), Fault.empty_body(), Fault.html_page(), Fault.json_object()]
+)
+@pytest.mark.parametrize("path", ["/api/v3/exchangeInfo", "/fapi/v1/exchangeInfo"])
+def test_garbage_exchange_info_silently_drops_a_market_type(
+    fake_binance: FakeBinance, path: str, fault: Fault
+) -> None:
+    ex = client(fake_binance)
+    fake_binance.state.add_fault(path, fault)
+
+    markets = ex.load_markets()
+    assert markets  # no exception: the other market type loaded
+    kinds = {("swap" if m["swap"] else "spot") for m in markets.values()}
+    assert kinds == ({"swap"} if path.startswith("/api/v3") else {"spot"})
+
+
 def test_429_exposes_retry_after(fake_binance: FakeBinance) -> None:
     ex = client(fake_binance)
     ex.load_markets()
@@ -406,3 +459,24 @@ def test_module_serves_from_a_subprocess() -> None:
         if proc.stdout is not None:
             proc.stdout.close()
     assert proc.returncode == 0
+
+
+def test_fault_after_n_matching_requests(fake_binance: FakeBinance) -> None:
+    state = fake_binance.state
+    ex = client(fake_binance)
+    ex.load_markets()
+    state.add_fault("/api/v3/klines", Fault.server_error(), symbol="BTC/USDT", after=2)
+
+    for _ in range(2):
+        ex.fetch_ohlcv("ETH/USDT", "1h", since=NOW_START, limit=2)  # other symbols: not counted
+        assert len(ex.fetch_ohlcv("BTC/USDT", "1h", since=NOW_START, limit=2)) == 2
+    with pytest.raises(ccxt.ExchangeNotAvailable):
+        ex.fetch_ohlcv("BTC/USDT", "1h", since=NOW_START, limit=2)
+    assert state.pending_faults == 0
+    assert [r.fault for r in state.requests_for("/api/v3/klines", symbol="BTC/USDT")] == [
+        None,
+        None,
+        "500 empty",
+    ]
+    with pytest.raises(ValueError, match="after must be >= 0"):
+        state.add_fault(None, Fault.server_error(), after=-1)

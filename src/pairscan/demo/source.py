@@ -168,8 +168,16 @@ class DemoSource:
         return PAGE_LIMIT
 
     def fetch_ohlcv_page(
-        self, symbol: str, timeframe: str, since_ms: int, limit: int
+        self,
+        symbol: str,
+        timeframe: str,
+        since_ms: int,
+        limit: int,
+        *,
+        require_rows: bool = False,
     ) -> FloatArray:
+        # `require_rows` is not checked: the recording cannot fault, and past its end a
+        # symbol simply has no new bar (reported stale), as on a market that stopped.
         self._requests += 1
         tf_ms = timeframe_ms(timeframe)
         if tf_ms % _BASE_TF_MS:
@@ -196,7 +204,9 @@ class DemoSource:
     def funding_page_limit(self, symbol: str) -> int:
         return PAGE_LIMIT
 
-    def fetch_funding_page(self, symbol: str, since_ms: int, limit: int) -> FundingRates:
+    def fetch_funding_page(
+        self, symbol: str, since_ms: int, limit: int, *, require_rows: bool = False
+    ) -> FundingRates:
         self._requests += 1
         market = self._market(symbol)
         if not market.info.is_perpetual:

@@ -2,6 +2,7 @@
 validated and retried. Writes nothing to disk."""
 
 from pairscan.fetch.candles import (
+    IncompleteHistoryError,
     fetch_closed_candles,
     fetch_funding_history,
     validate_funding_rows,
@@ -12,6 +13,7 @@ from pairscan.fetch.source import MarketSource
 from pairscan.fetch.universe import eligible_markets, resolve_universe
 
 __all__ = [
+    "IncompleteHistoryError",
     "MarketSource",
     "RetryPolicy",
     "eligible_markets",

@@ -1,4 +1,5 @@
-"""Stage 1 (fetch): the ccxt adapter. ccxt is imported here and nowhere else in pairscan.
+"""Stage 1 (fetch): the ccxt adapter. ccxt is imported here (and in `ccxt_markets`, its
+market parsing) and nowhere else in pairscan.
 
 ccxt exceptions are translated into ours in `_classify` (one place); transient faults are
 retried with `RetryPolicy`, permanent ones fail fast. Messages name exchange, endpoint and
@@ -11,21 +12,25 @@ import json
 import logging
 import random
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import ccxt
+import numpy as np
 
 from pairscan.config import ExchangeConfig
 from pairscan.errors import BadResponseError, ConfigError, ExchangeError
 from pairscan.fetch.candles import validate_funding_rows, validate_ohlcv_rows
-from pairscan.fetch.retry import RetryPolicy, parse_retry_after, redact
+from pairscan.fetch.ccxt_markets import market_info, market_list_problem
+from pairscan.fetch.retry import RetryPolicy, network_cause, parse_retry_after, redact
 from pairscan.market import (
     FloatArray,
     FundingRates,
     MarketInfo,
-    MarketType,
     Ticker24h,
+    format_utc,
+    timeframe_ms,
     utc_now_ms,
 )
 
@@ -75,7 +80,6 @@ _PERMANENT = (
     ccxt.NotSupported,
     ccxt.ExchangeError,
 )
-_MARKET_TYPES = ("spot", "swap", "future", "option")
 _PARSE_ERRORS = (KeyError, TypeError, ValueError, IndexError)
 _CREDENTIAL_KEYS = ("apiKey", "secret", "password", "uid", "privateKey", "token")
 
@@ -104,47 +108,6 @@ def _contains_list(doc: Any) -> bool:
     if isinstance(doc, dict):
         return any(_contains_list(v) for v in doc.values())
     return False
-
-
-def _step(value: Any, precision_mode: int) -> float | None:
-    if value is None:
-        return None
-    if precision_mode == ccxt.DECIMAL_PLACES:
-        return float(10.0 ** (-float(value)))
-    if precision_mode == ccxt.TICK_SIZE:
-        return float(value)
-    return None  # significant digits: no fixed lot step
-
-
-def _market_info(market: Mapping[str, Any], precision_mode: int) -> MarketInfo:
-    precision = market.get("precision") or {}
-    limits = market.get("limits") or {}
-    raw_type = market.get("type")
-    kind: MarketType = raw_type if raw_type in _MARKET_TYPES else "other"
-    return MarketInfo(
-        symbol=str(market["symbol"]),
-        base=str(market.get("base") or ""),
-        quote=str(market.get("quote") or ""),
-        type=kind,
-        active=market.get("active") is not False,  # ccxt uses None for "unknown": keep it
-        settle=market.get("settle"),
-        contract_size=float(market.get("contractSize") or 1.0),
-        amount_step=_step(precision.get("amount"), precision_mode),
-        price_step=_step(precision.get("price"), precision_mode),
-        min_amount=(limits.get("amount") or {}).get("min"),
-        min_notional=(limits.get("cost") or {}).get("min"),
-        taker_fee=_fee(market.get("taker")),
-        extra={"linear": str(market.get("linear"))},
-    )
-
-
-def _fee(value: Any) -> float | None:
-    """ccxt's market fee (a fraction of notional), None when absent or not a sane number."""
-    try:
-        fee = float(value)
-    except (TypeError, ValueError):
-        return None
-    return fee if 0.0 <= fee < 0.1 else None
 
 
 class CcxtSource:
@@ -183,16 +146,23 @@ class CcxtSource:
         self._requests = 0
         self._markets: dict[str, MarketInfo] | None = None
         self._body_shapes: dict[str, str] = {}
+        self._answers: list[tuple[str, Any]] | None = None  # collected during load_markets
         self._count_requests()
 
     def _count_requests(self) -> None:
         # ccxt funnels every HTTP call through `fetch`; counting there includes retries and
         # the extra calls some endpoints make, so the benchmark reports real request numbers.
+        # While markets load, the answers are kept too: ccxt makes one call per market type
+        # and silently drops a type whose answer is garbage.
         inner = self._ex.fetch
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             self._requests += 1
-            return inner(*args, **kwargs)
+            answer = inner(*args, **kwargs)
+            if self._answers is not None:
+                url = str(args[0] if args else kwargs.get("url", ""))
+                self._answers.append((urllib.parse.urlsplit(url).path, answer))
+            return answer
 
         self._ex.fetch = counted
 
@@ -223,11 +193,29 @@ class CcxtSource:
 
     def load_markets(self, reload: bool = False) -> dict[str, MarketInfo]:
         if self._markets is None or reload:
-            raw = self._call("load_markets", None, lambda: self._ex.load_markets(reload))
-            if not raw:
-                raise BadResponseError(f"{self.exchange_id}: load_markets returned no markets")
+            attempts = 0
+
+            def attempt() -> dict[str, Any]:
+                nonlocal attempts
+                attempts += 1
+                self._answers = []
+                try:
+                    # A retry must ask again: ccxt keeps the markets of a failed check.
+                    raw: dict[str, Any] = self._ex.load_markets(reload or attempts > 1)
+                finally:
+                    answers, self._answers = self._answers, None
+                for path, answer in answers:
+                    problem = market_list_problem(self.exchange_id, answer, path, self._secrets)
+                    if problem is not None:
+                        where = f"{self.exchange_id} load_markets {path}"
+                        raise BadResponseError(f"{where}: {problem}")
+                if not raw:
+                    raise BadResponseError(f"{self.exchange_id} load_markets: no markets")
+                return raw
+
+            raw = self._call("load_markets", None, attempt)
             mode = self._ex.precisionMode
-            self._markets = {s: _market_info(m, mode) for s, m in raw.items()}
+            self._markets = {s: market_info(m, mode) for s, m in raw.items()}
         return self._markets
 
     def fetch_tickers_24h(self, symbols: list[str]) -> list[Ticker24h]:
@@ -269,34 +257,65 @@ class CcxtSource:
         return int(limit) if limit else DEFAULT_OHLCV_PAGE_LIMIT
 
     def fetch_ohlcv_page(
-        self, symbol: str, timeframe: str, since_ms: int, limit: int
+        self,
+        symbol: str,
+        timeframe: str,
+        since_ms: int,
+        limit: int,
+        *,
+        require_rows: bool = False,
     ) -> FloatArray:
         self.load_markets()
         self._check_timeframe(timeframe)
         where = f"{self.exchange_id} fetch_ohlcv {symbol} {timeframe}"
+        # Bars of a fixed length sit a whole number of bars apart; months vary in length.
+        step_ms = None if timeframe[-1] in "My" else timeframe_ms(timeframe)
+
+        def newest() -> int | None:
+            # Without a start, the exchange answers its newest bars (the open one included).
+            latest = validate_ohlcv_rows(self._ex.fetch_ohlcv(symbol, timeframe, None, 2), where)
+            return int(latest[-1, 0]) if len(latest) else None
 
         def attempt() -> FloatArray:
             rows = self._ex.fetch_ohlcv(symbol, timeframe, since_ms, limit)
             if not rows:
                 self._check_empty_body("fetch_ohlcv", where)
             checked = validate_ohlcv_rows(rows, where)
+            # On the rows as served (validated, so row[0] is a number): a bar dropped as
+            # unsound is a gap, not a missing answer. ccxt drops rows before `since` itself
+            # on most exchanges; on the others they count as missing too.
+            if require_rows and not any(row[0] >= since_ms for row in rows):
+                self._missing_rows("candle", since_ms, where, newest)
+            if step_ms is not None and np.any(np.diff(checked[:, 0]) % step_ms):
+                raise BadResponseError(
+                    f"{where}: candle open times are not whole {timeframe} bars apart"
+                )
             self._learn_body_shape("fetch_ohlcv")
-            return checked
+            return checked[checked[:, 0] >= since_ms]
 
         return self._call("fetch_ohlcv", symbol, attempt)
 
     def funding_page_limit(self, symbol: str) -> int:
         return FUNDING_PAGE_LIMITS.get(self.exchange_id, DEFAULT_FUNDING_PAGE_LIMIT)
 
-    def fetch_funding_page(self, symbol: str, since_ms: int, limit: int) -> FundingRates:
+    def fetch_funding_page(
+        self, symbol: str, since_ms: int, limit: int, *, require_rows: bool = False
+    ) -> FundingRates:
         self.load_markets()
         where = f"{self.exchange_id} fetch_funding_rate_history {symbol}"
+
+        def newest() -> int | None:
+            latest = self._ex.fetch_funding_rate_history(symbol, None, 1)
+            events = validate_funding_rows(latest, where)
+            return int(events.timestamp[-1]) if len(events) else None
 
         def attempt() -> FundingRates:
             items = self._ex.fetch_funding_rate_history(symbol, since_ms, limit)
             if not items:
                 self._check_empty_body("fetch_funding_rate_history", where)
-            checked = validate_funding_rows(items, where)
+            checked = validate_funding_rows(items, where).between(since_ms, None)
+            if require_rows and not len(checked):
+                self._missing_rows("funding event", since_ms, where, newest)
             self._learn_body_shape("fetch_funding_rate_history")
             return checked
 
@@ -346,6 +365,54 @@ class CcxtSource:
         if not _contains_list(doc):
             raise BadResponseError(f"{where}: 200 response holds no data array ({snippet})")
 
+    def _missing_rows(
+        self, what: str, since_ms: int, where: str, newest: Callable[[], int | None]
+    ) -> None:
+        """An answer without a row at or after `since_ms` where the caller requires one: a
+        fault (raise `BadResponseError`, retried) unless the exchange's own newest row, asked
+        for without a start, is older than `since_ms`. Then its data ended (a market that
+        stopped while still listed as trading): the empty answer stands, with a warning."""
+        served = self._served(since_ms)  # before the next request replaces the body
+        last = newest()
+        if last is not None and last < since_ms:
+            log.warning(
+                "%s: no %s since %s: the exchange's newest is at %s though it lists the market"
+                " as trading",
+                where,
+                what,
+                format_utc(since_ms),
+                format_utc(last),
+            )
+            return
+        though = (
+            f"the exchange's newest {what} is at {format_utc(last)}"
+            if last is not None
+            else f"the exchange's clock is past it and it served no newest {what} either"
+        )
+        raise BadResponseError(
+            f"{where}: no {what} at or after {format_utc(since_ms)} ({served}) though {though}"
+        )
+
+    def _served(self, since_ms: int) -> str:
+        """What the last answer held instead of rows from `since_ms`: `200 []`, or rows that
+        start before it (which ccxt drops without a word)."""
+        body = self._ex.last_http_response
+        try:
+            doc = json.loads(body) if isinstance(body, str) else None
+        except ValueError:
+            doc = None
+        if not isinstance(doc, list):
+            return "no rows"
+        if not doc:
+            return "200 []"
+        first = doc[0]
+        stamp = first[0] if isinstance(first, list) and first else None
+        if isinstance(first, dict):
+            stamp = first.get("fundingTime", first.get("timestamp"))
+        if isinstance(stamp, int) and stamp < since_ms:
+            return f"{len(doc)} rows, all before it from {format_utc(stamp)}"
+        return f"{len(doc)} rows that do not continue from it"
+
     def _retry_after_s(self) -> float | None:
         headers = self._ex.last_response_headers or {}
         value = headers.get("Retry-After") or headers.get("retry-after")
@@ -363,7 +430,10 @@ class CcxtSource:
                 transient = _classify(exc)
                 if transient is None:
                     raise
-                reason = redact(f"{type(exc).__name__}: {exc}", self._secrets)
+                cause = network_cause(exc) if isinstance(exc, ccxt.NetworkError) else None
+                # The cause first: a long exchange message is cut at the end, not the cause.
+                detail = f"{cause}; {exc}" if cause else str(exc)
+                reason = redact(f"{type(exc).__name__}: {detail}", self._secrets)
                 if not transient:
                     raise ExchangeError(f"{what} failed: {reason}") from None
                 retry_after = self._retry_after_s()

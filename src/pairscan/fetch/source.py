@@ -48,12 +48,22 @@ class MarketSource(Protocol):
         ...
 
     def fetch_ohlcv_page(
-        self, symbol: str, timeframe: str, since_ms: int, limit: int
+        self,
+        symbol: str,
+        timeframe: str,
+        since_ms: int,
+        limit: int,
+        *,
+        require_rows: bool = False,
     ) -> FloatArray:
         """Up to `limit` validated candles with open time >= `since_ms`, ascending.
 
         Returns float64[n, 6] rows `[open_ms, open, high, low, close, volume]`. The last row
-        may be the still-open candle: the caller drops it. Raises `ExchangeError`.
+        may be the still-open candle: the caller drops it. `require_rows`: the caller knows
+        the exchange has a bar at or after `since_ms` (its clock says so and the market
+        trades), so an answer without one is a fault, retried like a garbage body, unless
+        the exchange's own newest bar is older than `since_ms` (its klines ended: a market
+        that stopped while still listed as trading). Raises `ExchangeError`.
         """
         ...
 
@@ -65,10 +75,14 @@ class MarketSource(Protocol):
         """Most funding events one request may return."""
         ...
 
-    def fetch_funding_page(self, symbol: str, since_ms: int, limit: int) -> FundingRates:
+    def fetch_funding_page(
+        self, symbol: str, since_ms: int, limit: int, *, require_rows: bool = False
+    ) -> FundingRates:
         """Up to `limit` funding events with time >= `since_ms`, ascending.
 
-        Raises `ExchangeError`."""
+        `require_rows`: an event at or after `since_ms` must exist, so an answer without one
+        is a fault, retried like a garbage body, unless the exchange's own newest event is
+        older than `since_ms`. Raises `ExchangeError`."""
         ...
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
 """`pairs cache update`: fetch new closed candles (and funding) for the universe into the cache.
 
 One straight line per symbol: last cached bar -> fetch since -> merge (pure) -> atomic write.
-A failing symbol is reported and the others proceed; nothing here renders output.
+A failing symbol is reported and the others proceed, and so is a symbol without a new bar for
+`signals.stale_bars` bars; nothing here renders output.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from dataclasses import dataclass, field
 
 from pairscan.cache import Store, find_gaps
 from pairscan.config import Config
-from pairscan.errors import CacheError, ExchangeError
+from pairscan.errors import CacheError, ConfigError, ExchangeError
 from pairscan.fetch import (
+    IncompleteHistoryError,
     MarketSource,
     fetch_closed_candles,
     fetch_funding_history,
@@ -28,14 +30,27 @@ from pairscan.jobs.common import (
     open_source,
     run_clock_ms,
 )
-from pairscan.market import MS_PER_DAY, last_closed_open_ms, timeframe_ms
+from pairscan.market import (
+    MS_PER_DAY,
+    Candles,
+    format_utc,
+    last_closed_open_ms,
+    timeframe_ms,
+)
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class SymbolUpdate:
-    """Outcome for one symbol. Times are bar open times in UTC ms; None when nothing cached."""
+    """Outcome for one symbol. Times are bar open times in UTC ms; None when nothing cached.
+
+    bars_behind: bars from the last cached bar to the last bar closed by the exchange's clock
+    (0: up to date; None: nothing cached). stale: no new bar for `signals.stale_bars` bars
+    (or nothing cached): the market stopped (halted, delisted) or its data cannot be had;
+    a scan closes positions on it as `data_stale`. Both are set for failed symbols too,
+    from what the cache holds.
+    """
 
     symbol: str
     new_bars: int = 0
@@ -46,6 +61,13 @@ class SymbolUpdate:
     missing_bars: int = 0
     new_funding: int | None = None  # None: not a perpetual, or funding disabled
     error: str | None = None
+    bars_behind: int | None = None
+    stale: bool = False
+
+    @property
+    def status(self) -> str:
+        """`error`, `stale` or `ok` (an error wins: it says why the symbol is behind)."""
+        return "error" if self.error is not None else "stale" if self.stale else "ok"
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,11 @@ class UpdateReport:
     @property
     def failed(self) -> list[SymbolUpdate]:
         return [s for s in self.symbols if s.error is not None]
+
+    @property
+    def stale(self) -> list[SymbolUpdate]:
+        """Symbols without a new bar for `signals.stale_bars` bars, failed or not."""
+        return [s for s in self.symbols if s.stale]
 
 
 def run_cache_update(
@@ -80,6 +107,11 @@ def run_cache_update(
     """
     started = time.perf_counter()
     run_clock = run_clock_ms(config, now_ms)
+    if since_ms is not None and since_ms > run_clock:
+        raise ConfigError(
+            f"--since {format_utc(since_ms)} is after the run's clock {format_utc(run_clock)} "
+            "(--now or the wall clock): there is nothing to fetch"
+        )
     source = open_source(config, run_clock)
     try:
         clock = effective_clock_ms(source, run_clock)
@@ -94,9 +126,18 @@ def run_cache_update(
                 if on_symbol is not None:
                     on_symbol(symbol, done, len(wanted))
                 if symbol not in listed:
-                    results.append(_delisted(config, symbol))
-                    continue
-                results.append(_update_symbol(config, source, store, symbol, clock, since_ms))
+                    result = _delisted(config, store, symbol, clock)
+                else:
+                    result = _update_symbol(config, source, store, symbol, clock, since_ms)
+                if result.stale:
+                    log.warning(
+                        "%s: no new bar for %s bars (last bar %s, exchange clock %s)",
+                        symbol,
+                        "-" if result.bars_behind is None else result.bars_behind,
+                        format_utc(result.last_ms),
+                        format_utc(clock),
+                    )
+                results.append(result)
         return UpdateReport(
             exchange=cache_exchange_id(config),
             timeframe=config.cache.timeframe,
@@ -138,14 +179,37 @@ def _cached_unlisted(
     return found
 
 
-def _delisted(config: Config, symbol: str) -> SymbolUpdate:
+def _delisted(config: Config, store: Store, symbol: str, now_ms: int) -> SymbolUpdate:
     """A cached symbol the exchange no longer lists: nothing to fetch, history kept, reported
     as failed so the run says so (and a scan closes open positions on it as delisted)."""
-    return SymbolUpdate(
-        symbol=symbol,
-        error=f"no longer listed by {config.exchange.id} (delisted): its cached history is "
+    return _failed(
+        config,
+        store,
+        symbol,
+        now_ms,
+        f"no longer listed by {config.exchange.id} (delisted): its cached history is "
         "kept; remove it from universe.symbols",
     )
+
+
+def _failed(config: Config, store: Store, symbol: str, now_ms: int, error: str) -> SymbolUpdate:
+    """A symbol whose update failed, with how far behind its cached bars are."""
+    try:
+        last = store.last_timestamp(cache_exchange_id(config), symbol, config.cache.timeframe)
+    except CacheError:
+        last = None  # the error already says the cache is unreadable
+    behind, stale = _staleness(config, last, now_ms)
+    return SymbolUpdate(symbol=symbol, last_ms=last, error=error, bars_behind=behind, stale=stale)
+
+
+def _staleness(config: Config, last_ms: int | None, now_ms: int) -> tuple[int | None, bool]:
+    """(bars from `last_ms` to the last closed bar at `now_ms`, stale?), by the scan's rule:
+    a leg is stale after `signals.stale_bars` bars without a new one."""
+    if last_ms is None:
+        return None, True
+    tf_ms = timeframe_ms(config.cache.timeframe)
+    behind = max(0, (last_closed_open_ms(now_ms, tf_ms) - last_ms) // tf_ms)
+    return behind, behind >= config.signals.stale_bars
 
 
 def _update_symbol(
@@ -158,26 +222,44 @@ def _update_symbol(
 ) -> SymbolUpdate:
     exchange, timeframe = cache_exchange_id(config), config.cache.timeframe
     tf_ms = timeframe_ms(timeframe)
+    candle_error: IncompleteHistoryError[Candles] | None = None
     try:
         last = store.last_timestamp(exchange, symbol, timeframe)
         start = _start_ms(config, last, since_ms, now_ms, tf_ms)
-        candles = fetch_closed_candles(source, symbol, timeframe, start, now_ms)
+        trading = source.load_markets()[symbol].active
+        try:
+            candles = fetch_closed_candles(
+                source, symbol, timeframe, start, now_ms, trading=trading
+            )
+        except IncompleteHistoryError as exc:
+            # Keep the bars that did arrive (they are closed and in sequence); report the rest.
+            candles, candle_error = exc.partial, exc
         written = store.write_candles(exchange, symbol, timeframe, candles)
-        new_funding = _update_funding(config, source, store, symbol, since_ms, now_ms)
         stored = store.read_candles(exchange, symbol, timeframe)
+        first = int(stored.timestamp[0]) if len(stored) else None
+        traded_from = first if trading else None
+        new_funding = _update_funding(config, source, store, symbol, since_ms, now_ms, traded_from)
     except (ExchangeError, CacheError) as exc:
-        log.error("%s", exc)
-        return SymbolUpdate(symbol=symbol, error=str(exc))
+        error = str(exc) if candle_error is None else f"{candle_error}; {exc}"
+        log.error("%s", error)
+        return _failed(config, store, symbol, now_ms, error)
+    if candle_error is not None:
+        log.error("%s", candle_error)
+        return _failed(config, store, symbol, now_ms, str(candle_error))
     gaps = find_gaps(stored.timestamp, tf_ms)
+    last = int(stored.timestamp[-1]) if len(stored) else None
+    behind, stale = _staleness(config, last, now_ms)
     return SymbolUpdate(
         symbol=symbol,
         new_bars=written.rows_added,
         total_bars=len(stored),
-        first_ms=int(stored.timestamp[0]) if len(stored) else None,
-        last_ms=int(stored.timestamp[-1]) if len(stored) else None,
+        first_ms=first,
+        last_ms=last,
         gaps=len(gaps),
         missing_bars=sum(g.missing_bars for g in gaps),
         new_funding=new_funding,
+        bars_behind=behind,
+        stale=stale,
     )
 
 
@@ -188,6 +270,7 @@ def _update_funding(
     symbol: str,
     since_ms: int | None,
     now_ms: int,
+    traded_from_ms: int | None,
 ) -> int | None:
     """New funding events cached for a perpetual; None for spot or when disabled.
 
@@ -195,6 +278,9 @@ def _update_funding(
     killed (or a funding request failed) after the candles were written must not leave the
     history empty for good. A series not cached yet starts where a new symbol's candles
     start (`--since`, else `cache.history_days` ago); `--since` refetches from there.
+    `traded_from_ms` (the first cached bar of a market the exchange lists as active; None
+    otherwise) tells when the perpetual traded from, so a missing event is a fault once one
+    is overdue, and a listing younger than a funding interval is not asked for one.
     """
     market = source.load_markets().get(symbol)
     if not config.cache.funding or market is None or not market.is_perpetual:
@@ -211,5 +297,11 @@ def _update_funding(
     else:
         tf_ms = timeframe_ms(config.cache.timeframe)
         since = _start_ms(config, None, since_ms, now_ms, tf_ms)
-    events = fetch_funding_history(source, symbol, since, now_ms)
+    try:
+        events = fetch_funding_history(
+            source, symbol, since, now_ms, trading_since_ms=traded_from_ms
+        )
+    except IncompleteHistoryError as exc:
+        store.write_funding(exchange, symbol, exc.partial)  # keep what arrived, then report
+        raise
     return store.write_funding(exchange, symbol, events).rows_added

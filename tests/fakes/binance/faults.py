@@ -1,5 +1,6 @@
 """Fault injection for the fake: `Fault`, one misbehaviour applied instead of the answer
-(an error status and body, a delay, a dropped connection), and its queue entry."""
+(an error status and body, a delay, a dropped connection, an answer for an earlier window),
+and its queue entry."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from .protocol import _HTML, _JSON
 class Fault:
     """One misbehaviour of the server, applied to a matching request instead of the answer.
 
-    status None means "answer normally" (after `sleep_s`); with `drop` the socket is closed
-    without any response. `body` is sent verbatim with `headers` and `content_type`.
+    status None means "answer normally" (after `sleep_s`, and with `startTime` moved
+    `shift_start_ms` earlier when set); with `drop` the socket is closed without any
+    response. `body` is sent verbatim with `headers` and `content_type`.
     Use the constructors (`Fault.rate_limited()`, `Fault.drop_connection()`, ...).
     """
 
@@ -26,6 +28,7 @@ class Fault:
     content_type: str = _JSON
     sleep_s: float = 0.0
     drop: bool = False
+    shift_start_ms: int = 0
     name: str = "fault"
 
     @classmethod
@@ -159,6 +162,21 @@ class Fault:
         return cls.http(200, {"symbol": "ETHUSDT", "data": []}, name="object 200")
 
     @classmethod
+    def empty_list(cls) -> Fault:
+        """HTTP 200 with `[]`: a well-formed answer saying "no rows", wherever rows exist
+        (ccxt returns it as an empty list, exactly like a window with no data)."""
+        return cls.http(200, [], name="200 []")
+
+    @classmethod
+    def earlier_window(cls, shift_ms: int) -> Fault:
+        """Answer normally, but as if `startTime` were `shift_ms` earlier: rows that start
+        before the requested time (a stale cache in front of the API). ccxt drops rows
+        before `since` without a word, so a shift of a whole page leaves nothing."""
+        if shift_ms <= 0:
+            raise ValueError(f"shift_ms must be > 0 (got {shift_ms})")
+        return cls(shift_start_ms=shift_ms, name=f"startTime -{shift_ms} ms")
+
+    @classmethod
     def slow(cls, seconds: float, then: Fault | None = None) -> Fault:
         """Wait `seconds` (longer than the client timeout), then answer normally or `then`."""
         if then is None:
@@ -170,6 +188,7 @@ class Fault:
             content_type=then.content_type,
             sleep_s=seconds,
             drop=then.drop,
+            shift_start_ms=then.shift_start_ms,
             name=f"slow {seconds}s + {then.name}",
         )
 
@@ -185,3 +204,4 @@ class _PendingFault:
     symbol: str | None
     fault: Fault
     remaining: int
+    skip: int = 0  # matching requests still to answer normally before the fault applies

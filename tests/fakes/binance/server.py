@@ -120,6 +120,10 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.status is not None:
                 self._send(fault.status, fault.body, fault.content_type, fault.headers)
                 return
+            if fault.shift_start_ms and query.get("startTime", "").isdigit():
+                # A copy: the log keeps what the client sent.
+                shifted = int(query["startTime"]) - fault.shift_start_ms
+                query = {**query, "startTime": str(shifted)}
         route = self.ROUTES.get(url.path) if method == "GET" else None
         if route is None:
             self._send_json(404, {"code": -1, "msg": "unknown path"})

@@ -233,16 +233,25 @@ class ExchangeState:
     # ---- faults
 
     def add_fault(
-        self, path: str | None, fault: Fault, *, times: int = 1, symbol: str | None = None
+        self,
+        path: str | None,
+        fault: Fault,
+        *,
+        times: int = 1,
+        symbol: str | None = None,
+        after: int = 0,
     ) -> None:
         """Queue `fault` for the next `times` requests to `path` (None: any path), only those
-        whose `symbol` parameter matches when `symbol` is given (`ETHUSDT` or `ETH/USDT`).
+        whose `symbol` parameter matches when `symbol` is given (`ETHUSDT` or `ETH/USDT`),
+        once `after` such requests were answered normally (`after=2`: the third page).
         Faults apply first-in first-out."""
         if times < 1:
             raise ValueError(f"times must be >= 1 (got {times})")
+        if after < 0:
+            raise ValueError(f"after must be >= 0 (got {after})")
         wanted = _exchange_id(symbol) if symbol else None
         with self._lock:
-            self._faults.append(_PendingFault(path, wanted, fault, times))
+            self._faults.append(_PendingFault(path, wanted, fault, times, after))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -260,6 +269,9 @@ class ExchangeState:
                 if pending.path is not None and pending.path != path:
                     continue
                 if pending.symbol is not None and query.get("symbol") != pending.symbol:
+                    continue
+                if pending.skip > 0:
+                    pending.skip -= 1
                     continue
                 pending.remaining -= 1
                 if pending.remaining == 0:
