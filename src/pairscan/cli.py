@@ -607,13 +607,17 @@ def _print_update(report: Any) -> None:
             format_utc(s.last_ms),
             f"{s.gaps} ({s.missing_bars} bars)" if s.gaps else "0",
             "-" if s.new_funding is None else str(s.new_funding),
-            "ok" if s.error is None else f"[red]{escape(s.error)}[/red]",
+            f"[red]{escape(s.error)}[/red]"
+            if s.error is not None
+            else f"[yellow]stale ({s.bars_behind} bars)[/yellow]"
+            if s.stale
+            else "ok",
         )
     console = _stdout()
     console.print(table)
     console.print(
-        f"{len(report.symbols)} symbols, {len(report.failed)} failed, "
-        f"{report.requests} requests, {report.seconds:.1f} s"
+        f"{len(report.symbols)} symbols, {len(report.failed)} failed, {len(report.stale)} "
+        f"stale, {report.requests} requests, {report.seconds:.1f} s"
     )
 
 

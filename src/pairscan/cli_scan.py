@@ -54,6 +54,8 @@ def print_scan(console: Console, report: Any) -> None:
         console.print(f"no pair selected: {escape(report.nothing_selected)}")
     for line in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(line)}")
+    for line in report.stale_symbols:
+        console.print(f"[yellow]stale:[/yellow] {escape(line)}")
     for line in report.missing_bars:
         console.print(f"[yellow]missing bar:[/yellow] {escape(line)}")
     if report.delivered:
@@ -90,6 +92,12 @@ def print_status(console: Console, runs: list[dict[str, Any]], state: Any) -> No
             f"[red]{errors}[/red]" if errors else "0",
         )
     console.print(table if runs else "no scan has run yet")
+    if runs:
+        last = runs[0]
+        if last.get("error"):
+            console.print(f"[red]last run {last.get('status')}:[/red] {escape(str(last['error']))}")
+        for line in (*last.get("stale_symbols", []), *last.get("missing_bars", [])):
+            console.print(f"[yellow]last run:[/yellow] {escape(str(line))}")
     if state.exists:
         console.print(
             f"state: last processed bar {format_utc(state.last_bar_ms)}, "

@@ -102,6 +102,8 @@ def test_a_leg_that_stops_trading_closes_the_position_within_stale_bars(
         assert (result.exit_code == 1) == (inactive == "removed"), result.output
     else:
         assert close["bar_ms"] == last_real + STALE_BARS * 3_600_000
+        # The run that closed it also reported the symbol stale (the update's own check).
+        assert f"stale: {dead}: no new bar for {STALE_BARS} bars" in outputs[-1], outputs[-1]
     # The chats say a leg stopped trading, not just a reason code.
     said = "no longer listed" if inactive else "no new candle"
     assert any(said in text and y in text for text in fake_chat.shown("telegram"))

@@ -120,6 +120,8 @@ class ScanReport:
     # Legs of tracked pairs without a real candle at a decided bar: no entry on them, open
     # positions hold until signals.stale_bars, then close (data_stale).
     missing_bars: list[str] = field(default_factory=list)
+    # Symbols without a new bar for signals.stale_bars bars (the exchange's clock).
+    stale_symbols: list[str] = field(default_factory=list)
     delivered: dict[str, int] = field(default_factory=dict)
     channel_errors: list[str] = field(default_factory=list)
     open_positions: int = 0
@@ -248,6 +250,12 @@ def _update_cache(
         report.bar_ms, last_closed_open_ms(update.now_ms, timeframe_ms(config.cache.timeframe))
     )
     report.symbol_errors = [f"{s.symbol}: {s.error}" for s in update.failed]
+    report.stale_symbols = [
+        f"{s.symbol}: no new bar for {s.bars_behind} bars (last {format_utc(s.last_ms)})"
+        if s.bars_behind is not None
+        else f"{s.symbol}: nothing cached"
+        for s in update.stale
+    ]
     report.universe = [s.symbol for s in update.symbols]
     report.seconds["fetch"] = time.perf_counter() - started
     return report.universe
