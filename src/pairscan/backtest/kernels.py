@@ -169,26 +169,14 @@ def simulate_nb(
     n_trades = 0
     n_dropped = 0
     costs = (fee_bps, slippage_bps)
+    traded = (real, last_real, last_close)  # what a fill needs to know of real candles
     natural = np.arange(n_pairs)
     for t in range(n_bars):
         order = natural if bar_window[t] < 0 else entry_order[bar_window[t]]
         cash = _charge_funding(t, open_px, funding, iy, ix, lots, book, last_close, ledger, cash)
         if not fill_at_close:
             cash, n_trades = _fill_pending(
-                t,
-                open_px,
-                iy,
-                ix,
-                lots,
-                costs,
-                book,
-                sym_pos,
-                ledger,
-                cash,
-                n_trades,
-                real,
-                last_real,
-                last_close,
+                t, open_px, iy, ix, lots, costs, book, sym_pos, ledger, cash, n_trades, traded
             )
         for s in range(n_sym):
             if close_px[t, s] > 0.0:
@@ -211,20 +199,7 @@ def simulate_nb(
         )
         if fill_at_close:
             cash, n_trades = _fill_pending(
-                t,
-                close_px,
-                iy,
-                ix,
-                lots,
-                costs,
-                book,
-                sym_pos,
-                ledger,
-                cash,
-                n_trades,
-                real,
-                last_real,
-                last_close,
+                t, close_px, iy, ix, lots, costs, book, sym_pos, ledger, cash, n_trades, traded
             )
         _mark(t, cash, iy, ix, lots, book, sym_pos, last_close, books)
     _mark_open_trades(iy, ix, lots, book, last_close, ledger)
@@ -408,15 +383,14 @@ def _fill_pending(
     ledger: np.ndarray,
     cash: float,
     n_trades: int,
-    real: np.ndarray,
-    last_real: np.ndarray,
-    last_close: np.ndarray,
+    traded: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> tuple[float, int]:
     """Fill every pending order at bar t's prices, both legs of a pair together, only where
     both legs have a real candle at t; otherwise the order waits for the next bar that has
     both, unless a leg is dead (see the module docstring): then an entry is cancelled and an
     exit closes at the dead leg's last real close (`last_close`, which forward fill never
-    changes), reason DELISTED."""
+    changes), reason DELISTED. traded: (real, last_real, last_close)."""
+    real, last_real, last_close = traded
     n_rows = real.shape[0]
     for j in range(iy.shape[0]):
         pend = book[B_PEND, j]
