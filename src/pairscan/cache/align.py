@@ -50,6 +50,17 @@ class AlignedPanel:
     def n_symbols(self) -> int:
         return len(self.symbols)
 
+    @property
+    def real(self) -> BoolArray:
+        """bool[n_bars, n_symbols]: a real candle (known and not forward-filled), the only
+        bars a decision, a fill or a liquidity figure may rest on."""
+        return np.asarray(~self.filled & np.isfinite(self.close))
+
+    def last_real_row(self, symbol: str) -> int:
+        """Row of `symbol`'s last real candle, -1 when it has none."""
+        rows = np.flatnonzero(self.real[:, self.symbols.index(symbol)])
+        return int(rows[-1]) if rows.size else -1
+
 
 def align_candles(
     series: Mapping[str, Candles],

@@ -163,7 +163,7 @@ def load_market(
         tf_ms=tf_ms,
         open=aligned.open,
         close=aligned.close,
-        real=~aligned.filled & np.isfinite(aligned.close),
+        real=aligned.real,
         dollar_volume=np.nan_to_num(aligned.close * aligned.volume),
         funding=funding,
         lots=_lots(universe, markets),
@@ -233,17 +233,13 @@ def selection_outcome(
 ) -> SelectionOutcome:
     windows = result.walk.windows
     reasons = sum_reasons(w.selection.summary() for w in windows)
-    panel = market.panel
-    cached = panel.real.any(axis=0)
-    rows = np.flatnonzero(panel.real.any(axis=1))
-    facts = SelectionFacts(
-        symbols=market.symbols,
-        n_cached=int(cached.sum()),
-        n_eligible=max((len(w.eligible) for w in windows), default=0),
-        reasons=reasons,
-        first_bar_ms=int(panel.timestamps[rows[0]]) if rows.size else None,
-        last_bar_ms=int(panel.timestamps[-1]),
-        min_adv_quote=config.stats.min_adv_quote,
+    facts = SelectionFacts.of(
+        market.symbols,
+        market.panel.timestamps,
+        market.panel.real,
+        max((len(w.eligible) for w in windows), default=0),
+        reasons,
+        config.stats.min_adv_quote,
     )
     sched = Schedule.of(config.stats.formation_days, config.stats.reselect_every_hours)
     return SelectionOutcome(

@@ -457,17 +457,13 @@ def _explain_selection(
     """Pairs per rejection reason, the binding cause when nothing is selected, and warnings
     about the universe (`stats.explain`, the backtest's rule too)."""
     reasons = sum_reasons([Counter(selection.reason)])
-    real = ~panel.filled & np.isfinite(panel.close)
-    cached = real.any(axis=0)
-    first = int(panel.timestamps[np.flatnonzero(real.any(axis=1))[0]]) if cached.any() else None
-    facts = SelectionFacts(
-        symbols=panel.symbols,
-        n_cached=int(cached.sum()),
-        n_eligible=len(selection.eligible),
-        reasons=reasons,
-        first_bar_ms=first,
-        last_bar_ms=int(panel.timestamps[-1]) if panel.timestamps.size else None,
-        min_adv_quote=config.stats.min_adv_quote,
+    facts = SelectionFacts.of(
+        panel.symbols,
+        panel.timestamps,
+        panel.real,
+        len(selection.eligible),
+        reasons,
+        config.stats.min_adv_quote,
     )
     report.selection_reasons = reasons
     report.nothing_selected = why_empty(facts, sched, len(selection.pairs()))
@@ -482,7 +478,7 @@ def _missing_bars(panel: AlignedPanel, pairs: Sequence[tuple[str, str]], bar_ms:
     lines = []
     for symbol in sorted({s for pair in pairs for s in pair}):
         k = panel.symbols.index(symbol)
-        if panel.filled[-1, k] or not np.isfinite(panel.close[-1, k]):
+        if not panel.real[-1, k]:
             since = bars_since_real(panel, symbol, bar_ms)
             lines.append(
                 f"{symbol}: no candle for {format_utc(bar_ms)} ({since} bars since its last "

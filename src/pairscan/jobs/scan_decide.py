@@ -128,7 +128,7 @@ def select_at(panel: AlignedPanel, boundary_ms: int, config: Config) -> StoredSe
     start, end = sched.formation(boundary_ms)
     f0, f1 = (int(v) for v in np.searchsorted(panel.timestamps, [start, end]))
     rows = slice(f0, f1)
-    real = ~panel.filled & np.isfinite(panel.close)
+    real = panel.real
     dollar_volume = np.nan_to_num(panel.close * panel.volume)
     ok, adv = eligible_symbols(
         panel.close, real, dollar_volume, rows, MS_PER_DAY / panel.tf_ms, config.cache.adv_days
@@ -222,9 +222,8 @@ def last_real_close(panel: AlignedPanel, symbol: str) -> float:
     """The close of `symbol`'s last real (not forward-filled) candle in the panel; NaN if
     none. A close ticket for a stale or delisted leg is priced here, the last price that
     really traded, never at a forward-filled or missing bar."""
-    k = panel.symbols.index(symbol)
-    rows = np.flatnonzero(~panel.filled[:, k] & np.isfinite(panel.close[:, k]))
-    return float(panel.close[rows[-1], k]) if rows.size else math.nan
+    row = panel.last_real_row(symbol)
+    return float(panel.close[row, panel.symbols.index(symbol)]) if row >= 0 else math.nan
 
 
 def delisted(symbol: str, markets: Mapping[str, MarketInfo]) -> bool:
@@ -259,12 +258,10 @@ def pair_gate(
 
 def bars_since_real(panel: AlignedPanel, symbol: str, bar_ms: int) -> int:
     """Bars from the last real (not forward-filled) candle of `symbol` to `bar_ms`."""
-    k = panel.symbols.index(symbol)
-    real = ~panel.filled[:, k] & np.isfinite(panel.close[:, k])
-    rows = np.flatnonzero(real)
-    if rows.size == 0:
+    row = panel.last_real_row(symbol)
+    if row < 0:
         return 10**9
-    return max(0, (bar_ms - int(panel.timestamps[rows[-1]])) // panel.tf_ms)
+    return max(0, (bar_ms - int(panel.timestamps[row])) // panel.tf_ms)
 
 
 def decide(

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from pairscan.market import MS_PER_DAY, MarketInfo, format_utc, is_spot_market
 from pairscan.stats.schedule import Schedule
 from pairscan.stats.selection import Reason
@@ -42,6 +45,29 @@ class SelectionFacts:
     first_bar_ms: int | None
     last_bar_ms: int | None
     min_adv_quote: float
+
+    @classmethod
+    def of(
+        cls,
+        symbols: Sequence[str],
+        timestamps: npt.NDArray[np.int64],
+        real: npt.NDArray[np.bool_],
+        n_eligible: int,
+        reasons: Mapping[str, int],
+        min_adv_quote: float,
+    ) -> SelectionFacts:
+        """From the panel a run read: bar open times (UTC ms) and its bool (n_bars, n_symbols)
+        real-candle mask (cached = any real bar; first bar = the first row with one)."""
+        rows = np.flatnonzero(real.any(axis=1))
+        return cls(
+            symbols=tuple(symbols),
+            n_cached=int(real.any(axis=0).sum()),
+            n_eligible=n_eligible,
+            reasons=reasons,
+            first_bar_ms=int(timestamps[rows[0]]) if rows.size else None,
+            last_bar_ms=int(timestamps[-1]) if timestamps.size else None,
+            min_adv_quote=min_adv_quote,
+        )
 
 
 def sum_reasons(summaries: Iterable[Mapping[str, int]]) -> dict[str, int]:
