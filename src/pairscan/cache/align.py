@@ -58,7 +58,8 @@ class AlignedPanel:
 
     def last_real_row(self, symbol: str) -> int:
         """Row of `symbol`'s last real candle, -1 when it has none."""
-        rows = np.flatnonzero(self.real[:, self.symbols.index(symbol)])
+        k = self.symbols.index(symbol)  # one column: called per leg on the hourly path
+        rows = np.flatnonzero(~self.filled[:, k] & np.isfinite(self.close[:, k]))
         return int(rows[-1]) if rows.size else -1
 
 
