@@ -21,26 +21,36 @@ def scan_json(report: Any) -> dict[str, Any]:
     return data
 
 
-def print_scan(console: Console, report: Any) -> None:
-    from pairscan.tickets import render_console
+def _headline(report: Any) -> str:
+    """The run's one-line summary: what was decided, on what, by which run."""
+    from pairscan.text import plural
 
-    head = {
-        "ok": "scan",
-        "already_processed": "scan (bar already processed: only undelivered tickets retried)",
-        "dry_run": "scan --dry-run (nothing written or sent)",
-    }[report.status]
-    console.print(
-        f"{head}: {escape(report.exchange)} {report.timeframe}, bar {format_utc(report.bar_ms)}, "
-        f"{len(report.universe)} symbols, {report.pairs_scanned} pairs scanned, "
-        f"{len(report.selected)} selected"
+    where = f"{escape(report.exchange)} {report.timeframe}, bar {format_utc(report.bar_ms)}"
+    if report.status == "already_processed":
+        # Nothing was fetched or decided: no universe or pair counts to show.
+        return (
+            f"scan: {where} already decided; only undelivered tickets were retried, "
+            f"run {report.run_id}"
+        )
+    head = "scan --dry-run (nothing written or sent)" if report.status == "dry_run" else "scan"
+    return (
+        f"{head}: {where}, {plural(len(report.universe), 'symbol')}, "
+        f"{plural(report.pairs_scanned, 'pair')} scanned, {len(report.selected)} selected"
         + (" (new selection)" if report.new_selection else "")
         + (f", {report.bars_decided} bars caught up" if report.bars_decided > 1 else "")
         + f", run {report.run_id}"
     )
+
+
+def print_scan(console: Console, report: Any) -> None:
+    from pairscan.text import fit_columns, plural
+    from pairscan.tickets import render_console
+
+    console.print(_headline(report))
     for change in report.selection_changes:
         console.print(f"selection: {escape(change)}")
     if report.tickets:
-        console.print(render_console(report.tickets))
+        console.print(fit_columns(render_console(report.tickets), console))
     elif report.status != "already_processed":
         console.print("no new tickets")
     for line in report.dropped:
@@ -60,24 +70,26 @@ def print_scan(console: Console, report: Any) -> None:
         console.print(f"[yellow]missing bar:[/yellow] {escape(line)}")
     if report.delivered:
         sent = ", ".join(f"{k} {v}" for k, v in report.delivered.items())
-        console.print(f"delivered: {sent}; open positions: {report.open_positions}")
+        console.print(f"delivered: {sent}; {plural(report.open_positions, 'open position')}")
     book = report.book
     if book:
         quote = book.get("quote") or ""
         console.print(
             f"paper book: {book['open_positions']} open, {book['closed_positions']} closed; "
             f"P&L {book['total']:+,.2f} {quote} (unrealised {book['unrealised']:+,.2f}, "
-            f"realised {book['realised']:+,.2f}, fees {book['fees']:,.2f}, "
-            f"funding {book['funding']:,.2f})"
+            f"realised {book['realised']:+,.2f}, fees paid {book['fees']:,.2f}, funding "
+            f"{'received' if book['funding'] < 0 else 'paid'} {abs(book['funding']):,.2f})"
         )
     for line in (*report.symbol_errors, *report.channel_errors):
         console.print(f"[red]error:[/red] {escape(line)}")
 
 
 def print_status(console: Console, runs: list[dict[str, Any]], state: Any) -> None:
+    from pairscan.text import fit_columns, plural
+
     table = Table(title=f"last scans ({len(runs)})")
     for name in ("started", "bar", "status", "bars", "pairs", "tickets", "delivered", "errors"):
-        table.add_column(name)
+        table.add_column(name, overflow="fold")
     for run in runs:
         errors = len(run.get("symbol_errors", [])) + len(run.get("channel_errors", []))
         delivered = ", ".join(f"{k} {v}" for k, v in run.get("delivered", {}).items())
@@ -91,7 +103,11 @@ def print_status(console: Console, runs: list[dict[str, Any]], state: Any) -> No
             delivered or "-",
             f"[red]{errors}[/red]" if errors else "0",
         )
-    console.print(table if runs else "no scan has run yet")
+    console.print(
+        fit_columns(table, console)
+        if runs
+        else f"no scan has run yet for exchange {escape(state.exchange)}"
+    )
     if runs:
         last = runs[0]
         if last.get("error"):
@@ -99,7 +115,15 @@ def print_status(console: Console, runs: list[dict[str, Any]], state: Any) -> No
         for line in (*last.get("stale_symbols", []), *last.get("missing_bars", [])):
             console.print(f"[yellow]last run:[/yellow] {escape(str(line))}")
     if state.exists:
+        n = len(state.open_positions)
         console.print(
-            f"state: last processed bar {format_utc(state.last_bar_ms)}, "
-            f"{len(state.open_positions)} open positions (pairs state show)"
+            f"state: last processed bar {format_utc(state.last_bar_ms)}, {n} open "
+            f"position{'' if n == 1 else 's'}" + (" (details: pairs state show):" if n else "")
         )
+        for p in state.open_positions:
+            entry_z = "-" if p.entry_z is None else f"{p.entry_z:+.2f}"
+            console.print(
+                f"  {p.side} {escape(p.y_symbol)} ~ {escape(p.x_symbol)} since "
+                f"{format_utc(p.entry_bar_ms)}, entry z {entry_z}, "
+                f"{plural(p.bars_held, 'bar')} held"
+            )

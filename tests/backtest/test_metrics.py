@@ -18,16 +18,88 @@ from pairscan.backtest.metrics import (
 )
 
 
-def test_drawdown_against_a_plain_loop() -> None:
-    equity = np.array([100.0, 110.0, 99.0, 104.5, 121.0, 120.0, 121.0, 130.0])
-    dd, worst, longest = drawdown(equity)
-    peak, expected = equity[0], []
+def _drawdown_oracle(equity: list[float]) -> tuple[float, int, bool, int]:
+    """Plain loop: walk the curve, one drawdown episode at a time (peak index, lowest
+    fraction); returns (max drawdown, its duration, recovered, longest duration)."""
+    episodes: list[tuple[int, int, float, bool]] = []  # start, end, depth, recovered
+    peak_i, peak_v, depth = 0, equity[0], 0.0
+    for i, v in enumerate(equity):
+        if v >= peak_v:
+            if depth < 0.0:
+                episodes.append((peak_i, i, depth, True))
+            peak_i, peak_v, depth = i, v, 0.0
+        else:
+            depth = min(depth, v / peak_v - 1.0)
+    if depth < 0.0:
+        episodes.append((peak_i, len(equity) - 1, depth, False))
+    if not episodes:
+        return 0.0, 0, True, 0
+    worst = min(episodes, key=lambda e: e[2])  # the first of equal depths
+    return worst[2], worst[1] - worst[0], worst[3], max(e[1] - e[0] for e in episodes)
+
+
+DRAWDOWN_CURVES = {
+    # A deep, short drawdown (110 -> 88, back in 3 bars), then a long shallow one (120 -> 118
+    # for 6 bars): the deepest is not the longest.
+    "deep_short_then_long_shallow": [100, 110, 88, 100, 111, 120, 119, 118, 119, 119, 119, 121],
+    # The deepest never recovers: counted to the last bar.
+    "never_recovered": [100, 105, 104, 106, 90, 95, 97],
+    "flat": [100.0] * 6,
+    "monotonic": [100, 101, 102, 105, 110],
+    # Back to the peak exactly is a recovery; a later, deeper one from a new peak.
+    "recover_at_equal_peak": [100, 95, 100, 99, 100, 80, 100, 101],
+    "two_equal_depths": [100, 90, 100, 90, 95, 100],
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRAWDOWN_CURVES))
+def test_drawdown_durations_against_a_plain_loop(name: str) -> None:
+    equity = np.array(DRAWDOWN_CURVES[name], dtype=np.float64)
+    got = drawdown(equity)
+    peak, per_bar = equity[0], []
     for v in equity:
         peak = max(peak, v)
-        expected.append(v / peak - 1.0)
-    assert dd.tolist() == pytest.approx(expected)
-    assert worst == pytest.approx(99.0 / 110.0 - 1.0)
-    assert longest == 2  # 99 and 104.5 below the 110 peak; later only 120 below 121
+        per_bar.append(v / peak - 1.0)
+    assert got.per_bar.tolist() == pytest.approx(per_bar)
+    worst, bars, recovered, longest = _drawdown_oracle(equity.tolist())
+    assert got.max_drawdown == pytest.approx(worst)
+    assert (got.max_drawdown_bars, got.max_drawdown_recovered) == (bars, recovered)
+    assert got.longest_underwater_bars == longest
+
+
+def test_the_deepest_drawdown_is_not_the_longest_underwater_stretch() -> None:
+    got = drawdown(np.array(DRAWDOWN_CURVES["deep_short_then_long_shallow"], dtype=np.float64))
+    assert got.max_drawdown == pytest.approx(88 / 110 - 1)
+    assert (got.max_drawdown_bars, got.max_drawdown_recovered) == (3, True)  # bars 1 -> 4
+    assert got.longest_underwater_bars == 6  # 120 at bar 5, back above at bar 11
+
+
+def test_a_drawdown_never_recovered_runs_to_the_last_bar() -> None:
+    got = drawdown(np.array(DRAWDOWN_CURVES["never_recovered"], dtype=np.float64))
+    assert got.max_drawdown == pytest.approx(90 / 106 - 1)
+    assert (got.max_drawdown_bars, got.max_drawdown_recovered) == (3, False)  # bars 3 -> 6
+    assert got.longest_underwater_bars == 3
+
+
+@pytest.mark.parametrize("name", ["flat", "monotonic"])
+def test_no_drawdown_has_no_duration(name: str) -> None:
+    got = drawdown(np.array(DRAWDOWN_CURVES[name], dtype=np.float64))
+    assert (got.max_drawdown, got.max_drawdown_bars, got.longest_underwater_bars) == (0.0, 0, 0)
+    assert got.max_drawdown_recovered
+
+
+def test_drawdown_on_random_walks_against_the_plain_loop() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(2, 60))
+        # Rounded steps so that curves revisit their peaks exactly.
+        equity = 100.0 + np.cumsum(rng.integers(-3, 4, n)).astype(np.float64)
+        equity -= min(0.0, equity.min() - 1.0)
+        got = drawdown(equity)
+        worst, bars, recovered, longest = _drawdown_oracle(equity.tolist())
+        assert got.max_drawdown == pytest.approx(worst)
+        assert (got.max_drawdown_bars, got.max_drawdown_recovered) == (bars, recovered)
+        assert got.longest_underwater_bars == longest
 
 
 def test_sharpe_and_sortino_by_hand() -> None:
@@ -76,6 +148,14 @@ def test_compute_metrics_on_a_small_run() -> None:
     assert m.total_return == pytest.approx(0.03)
     assert m.annual_return == pytest.approx(0.03)
     assert m.max_drawdown == pytest.approx(1005 / 1010 - 1)
+    assert (m.max_drawdown_bars, m.max_drawdown_recovered, m.longest_underwater_bars) == (
+        2,
+        True,
+        2,
+    )
+    assert m.fee_bps == pytest.approx(3.0 / 6000.0 * 1e4)  # 5 bps of the filled notional
+    assert m.slippage_bps == pytest.approx(1.5 / 6000.0 * 1e4)
+    assert {"max_drawdown_recovered", "longest_underwater_bars", "fee_bps"} <= set(m.as_dict())
     assert m.n_trades == 3
     assert m.win_rate == pytest.approx(2 / 3)
     assert m.profit_factor == pytest.approx(35 / 5)

@@ -13,8 +13,10 @@ from pairscan.config import Config, NotifyConfig
 from pairscan.jobs.digest import (
     LAST_DIGEST_KEY,
     channel_digest_day,
+    channel_selection_changes,
     digest_due,
     selection_changes,
+    selection_diff,
     send_digest,
 )
 from pairscan.market import MS_PER_DAY, MS_PER_HOUR, parse_utc
@@ -155,3 +157,87 @@ def test_no_digest_is_due_when_digests_are_off(tmp_path: Path, fake_chat: FakeCh
         fake_chat.set_down("slack")
         assert _run(state, on, fake_chat, DAY + 8 * MS_PER_HOUR)[0]  # Slack owes it now
         assert not digest_due(state, off, DAY + 9 * MS_PER_HOUR)
+
+
+# ---- the change list: one source for the header's count and the lines ------------------------
+
+
+def _digest_text(state: StateStore, bar_ms: int) -> str:
+    """The console digest of a run at `bar_ms` ('' when none is due)."""
+    config = Config(notify=NotifyConfig(channels=("console",), digest_hour_utc=8))
+    out = io.StringIO()
+    if digest_due(state, config, bar_ms):
+        book = build_paper_book([], set(), {})
+        assert (
+            send_digest(state, [ConsoleChannel(Console(file=out, width=200))], book, bar_ms) == []
+        )
+    return out.getvalue()
+
+
+def _changes_block(text: str) -> list[str]:
+    """The digest's selection header and the lines under it."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Selection changes"))
+    return lines[start:]
+
+
+def test_the_first_digest_lists_the_first_selection_as_the_scan_summary_did(
+    tmp_path: Path,
+) -> None:
+    """The scan's first run selects pairs whose re-selection boundary lies days back (weekly
+    re-selection): its summary says `selection: added ...` for each, and the digest of the
+    same run must say the same, not `none` (the selection was in force at the boundary, but
+    nobody had been told of it)."""
+    a, b = ("ETH/USDT:USDT", "BTC/USDT:USDT"), ("SOL/USDT:USDT", "ETH/USDT:USDT")
+    c = ("1000SHIB/USDT:USDT", "DOGE/USDT:USDT")
+    at = DAY + 8 * MS_PER_HOUR
+    with StateStore(tmp_path / "s.sqlite") as state:
+        boundary = DAY - 3 * MS_PER_DAY
+        state.commit_run(at, [], extra=selection_writer(boundary, _selection([a, b], [c])))
+        scan_says = selection_diff(set(), {a, b})
+        assert _changes_block(_digest_text(state, at)) == [
+            "Selection changes since the last digest: 2",
+            *scan_says,
+        ]
+        assert scan_says == [f"added {a[0]} ~ {a[1]}", f"added {b[0]} ~ {b[1]}"]
+        # The next day, no re-selection: nothing changed since that digest.
+        assert _changes_block(_digest_text(state, at + MS_PER_DAY)) == [
+            "Selection changes since the last digest: none"
+        ]
+        # A re-selection drops b and adds c: reported once, in the scan summary's words.
+        new_boundary = DAY + MS_PER_DAY + 12 * MS_PER_HOUR
+        state.commit_run(
+            new_boundary, [], extra=selection_writer(new_boundary, _selection([a, c], [b]))
+        )
+        assert _changes_block(_digest_text(state, at + 2 * MS_PER_DAY)) == [
+            "Selection changes since the last digest: 2",
+            *selection_diff({a, b}, {a, c}),
+        ]
+        assert _changes_block(_digest_text(state, at + 3 * MS_PER_DAY))[0].endswith(": none")
+
+
+def test_a_channel_digested_by_an_earlier_version_counts_from_its_last_digest_day(
+    tmp_path: Path,
+) -> None:
+    a, b = ("ETH/USDT:USDT", "BTC/USDT:USDT"), ("SOL/USDT:USDT", "ETH/USDT:USDT")
+    with StateStore(tmp_path / "s.sqlite") as state:
+        week = 7 * MS_PER_DAY
+        state.commit_run(DAY - week, [], extra=selection_writer(DAY - week, _selection([a], [b])))
+        today = DAY + 2 * MS_PER_HOUR
+        state.commit_run(today, [], extra=selection_writer(today, _selection([a, b], [])))
+        set_meta(state, LAST_DIGEST_KEY, str(DAY // MS_PER_DAY - 1))  # yesterday's, no selection
+        assert channel_selection_changes(state, "console", DAY + 8 * MS_PER_HOUR) == (
+            today,
+            [f"added {b[0]} ~ {b[1]}"],
+        )
+
+
+def test_selection_diff_words_and_order() -> None:
+    old = {("B/USDT", "A/USDT"), ("C/USDT", "A/USDT")}
+    new = {("C/USDT", "A/USDT"), ("D/USDT", "A/USDT"), ("AA/USDT", "A/USDT")}
+    assert selection_diff(old, new) == [
+        "added AA/USDT ~ A/USDT",
+        "added D/USDT ~ A/USDT",
+        "dropped B/USDT ~ A/USDT",
+    ]
+    assert selection_diff(new, new) == []

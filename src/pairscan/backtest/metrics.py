@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +33,11 @@ class Metrics:
     sortino: float  # annualised; downside deviation of per-bar returns below 0
     calmar: float  # annual_return / |max_drawdown|
     max_drawdown: float  # most negative equity / running peak - 1 (e.g. -0.08)
-    max_drawdown_bars: int  # longest stretch below a previous peak, bars
+    # The deepest drawdown's duration: bars from the peak before it to the recovery (equity
+    # back at or above that peak), or to the last bar when it never recovered.
+    max_drawdown_bars: int
+    max_drawdown_recovered: bool
+    longest_underwater_bars: int  # the longest drawdown of all, peak to recovery (or end)
     n_trades: int
     win_rate: float  # share of closed trades with net P&L > 0
     profit_factor: float  # gross profit / gross loss of closed trades (inf when no loss)
@@ -40,9 +45,12 @@ class Metrics:
     median_holding_bars: float
     turnover: float  # traded notional / average equity, annualised
     exposure: float  # share of bars with any open position
-    fees_paid: float
-    slippage_paid: float
+    traded_notional: float  # quote notional of every fill, both legs, entries and exits
+    fees_paid: float  # positive = paid
+    slippage_paid: float  # positive = paid
     funding_paid: float  # positive = paid, negative = received
+    fee_bps: float  # fees per fill, bps of the filled notional (notional-weighted mean)
+    slippage_bps: float  # slippage per fill, bps of the filled notional
     deflated_sharpe: float  # probability the true Sharpe is > 0 given the trials (0..1)
     n_trials: int
 
@@ -57,17 +65,48 @@ def bar_returns(equity: FloatArray) -> FloatArray:
     return out
 
 
-def drawdown(equity: FloatArray) -> tuple[FloatArray, float, int]:
-    """(drawdown per bar as a fraction of the running peak, its minimum, and the longest run
-    of bars below a previous peak)."""
+class Drawdown(NamedTuple):
+    """An equity curve's drawdowns. Durations count bars from the peak a drawdown starts at
+    to its recovery (the first bar back at or above that peak), or to the last bar when it
+    never recovered: equity 100, 90, 95, 100 is one drawdown of 3 bars."""
+
+    per_bar: FloatArray  # equity / running peak - 1, (n_bars,), 0 at a peak
+    max_drawdown: float  # the minimum of per_bar (e.g. -0.08); 0 when never below a peak
+    max_drawdown_bars: int  # the deepest drawdown's duration (0 when there is none)
+    max_drawdown_recovered: bool  # the deepest drawdown ended back at its peak
+    longest_underwater_bars: int  # the longest drawdown's duration, however shallow
+
+
+def drawdown(equity: FloatArray) -> Drawdown:
+    """The drawdowns of `equity` (n_bars,), quote currency. The deepest drawdown is the one
+    holding the lowest bar (the first, on a tie); it is often not the longest one (a sharp
+    fall soon recovered, then a long shallow sag), so both durations are given."""
     eq = np.asarray(equity, dtype=np.float64)
+    if eq.size == 0:
+        return Drawdown(np.zeros(0), 0.0, 0, True, 0)
     peak = np.maximum.accumulate(eq)
     dd: FloatArray = eq / peak - 1.0
-    longest = run = 0
-    for below in dd < 0.0:
-        run = run + 1 if below else 0
-        longest = max(longest, run)
-    return dd, float(dd.min()) if dd.size else 0.0, longest
+    trough = int(np.argmin(dd))
+    if dd[trough] >= 0.0:
+        return Drawdown(dd, 0.0, 0, True, 0)
+    is_peak = dd >= 0.0
+    at_peak = np.flatnonzero(is_peak)
+    # A drawdown starts at a bar at its peak followed by one below it, and ends at the next
+    # bar at the peak (or at the last bar, unrecovered).
+    follows_below = np.append(~is_peak[1:], False)
+    starts = np.flatnonzero(is_peak & follows_below)
+    next_peak = np.searchsorted(at_peak, starts, side="right")
+    recovered = next_peak < at_peak.size
+    ends = np.where(recovered, at_peak[np.minimum(next_peak, at_peak.size - 1)], eq.size - 1)
+    durations = ends - starts
+    deepest = int(np.searchsorted(starts, trough, side="right")) - 1
+    return Drawdown(
+        dd,
+        float(dd[trough]),
+        int(durations[deepest]),
+        bool(recovered[deepest]),
+        int(durations.max()),
+    )
 
 
 def sharpe_ratio(returns: FloatArray, bars_per_year: float) -> float:
@@ -171,7 +210,8 @@ def compute_metrics(
     years = (eq.size - 1) / bars_per_year
     total = float(eq[-1] / eq[0] - 1.0)
     annual = (1.0 + total) ** (1.0 / years) - 1.0 if years > 0 else math.nan
-    _, max_dd, dd_bars = drawdown(eq)
+    dd = drawdown(eq)
+    max_dd = dd.max_drawdown
     pnl = np.asarray(trade_pnl, dtype=np.float64)
     gains, losses = float(pnl[pnl > 0].sum()), float(-pnl[pnl < 0].sum())
     hold = np.asarray(holding_bars, dtype=np.float64)
@@ -185,7 +225,9 @@ def compute_metrics(
         sortino=sortino_ratio(rets, bars_per_year),
         calmar=annual / abs(max_dd) if max_dd < 0 else math.nan,
         max_drawdown=max_dd,
-        max_drawdown_bars=dd_bars,
+        max_drawdown_bars=dd.max_drawdown_bars,
+        max_drawdown_recovered=dd.max_drawdown_recovered,
+        longest_underwater_bars=dd.longest_underwater_bars,
         n_trades=int(pnl.size),
         win_rate=float((pnl > 0).mean()) if pnl.size else math.nan,
         profit_factor=gains / losses if losses > 0 else (math.inf if gains > 0 else math.nan),
@@ -193,9 +235,12 @@ def compute_metrics(
         median_holding_bars=float(np.median(hold)) if hold.size else math.nan,
         turnover=traded_notional / float(eq.mean()) / years if years > 0 else math.nan,
         exposure=float(np.asarray(in_market, dtype=bool).mean()),
+        traded_notional=traded_notional,
         fees_paid=fees_paid,
         slippage_paid=slippage_paid,
         funding_paid=funding_paid,
+        fee_bps=fees_paid / traded_notional * 1e4 if traded_notional > 0 else math.nan,
+        slippage_bps=slippage_paid / traded_notional * 1e4 if traded_notional > 0 else math.nan,
         deflated_sharpe=deflated_sharpe_ratio(rets, n_trials, trial_sharpe_variance),
         n_trials=n_trials,
     )

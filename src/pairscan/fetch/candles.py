@@ -24,6 +24,7 @@ from pairscan.market import (
     last_closed_open_ms,
     timeframe_ms,
 )
+from pairscan.text import plural
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,9 @@ def _drop_unsound_bars(rows: FloatArray, where: str) -> FloatArray:
         return rows
     bad = [format_utc(int(t)) for t in rows[~sound, 0]]
     log.warning(
-        "%s: dropped %d unsound candle(s) (price <= 0, volume < 0 or high/low outside "
-        "open/close) at %s",
+        "%s: dropped %s (price <= 0, volume < 0 or high/low outside open/close) at %s",
         where,
-        len(bad),
+        plural(len(bad), "unsound candle"),
         ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else ""),
     )
     return rows[sound]

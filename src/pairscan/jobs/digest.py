@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from pairscan.cache import Store
 from pairscan.config import Config
 from pairscan.errors import NotifyError
 from pairscan.market import MS_PER_DAY, MS_PER_HOUR, MarketInfo
@@ -31,6 +31,9 @@ from pairscan.tickets import (
     set_meta,
 )
 
+if TYPE_CHECKING:
+    from pairscan.cache import Store  # the paper book reads closes; typing only
+
 log = logging.getLogger(__name__)
 
 # State database `meta` keys (UTC day numbers): the newest digest issued, and per channel the
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 ISSUED_DIGEST_KEY = "digest_issued_day"
 CHANNEL_DIGEST_KEY = "digest_day:"
 LAST_DIGEST_KEY = "last_digest_day"
+# Per channel: the boundary (UTC ms) of the newest selection its last digest reported.
+CHANNEL_SELECTION_KEY = "digest_selection:"
 # Binance's VIP 0 taker fee on perpetuals, when the exchange's market info has none.
 DEFAULT_FEE_BPS = 5.0
 
@@ -108,6 +113,14 @@ def _issued_day(state: StateStore) -> int | None:
     return None if value is None else int(value)
 
 
+def selection_diff(old: set[tuple[str, str]], new: set[tuple[str, str]]) -> list[str]:
+    """The one wording of a selection change, for the scan's summary and the digest alike:
+    `added y ~ x` lines (sorted), then `dropped y ~ x` lines."""
+    lines = [f"added {y} ~ {x}" for y, x in sorted(new - old)]
+    lines += [f"dropped {y} ~ {x}" for y, x in sorted(old - new)]
+    return lines
+
+
 def selection_changes(state: StateStore, since_ms: int, until_ms: int) -> list[str]:
     """One line per pair added to or dropped from the selection between the selection in force
     at `since_ms` and the newest one up to `until_ms`."""
@@ -116,10 +129,28 @@ def selection_changes(state: StateStore, since_ms: int, until_ms: int) -> list[s
         return []
     before = [b for b in bounds if b <= since_ms]
     old = _pairs(state, before[-1]) if before else set()
-    new = _pairs(state, bounds[-1])
-    lines = [f"added {y} ~ {x}" for y, x in sorted(new - old)]
-    lines += [f"dropped {y} ~ {x}" for y, x in sorted(old - new)]
-    return lines
+    return selection_diff(old, _pairs(state, bounds[-1]))
+
+
+def channel_selection_changes(
+    state: StateStore, channel: str, until_ms: int
+) -> tuple[int | None, list[str]]:
+    """(the newest selection's boundary up to `until_ms`, the changes `channel`'s next digest
+    reports): against the selection its previous digest reported; everything selected when it
+    has had no digest yet, as the scan's summary said of a first selection. A channel whose
+    last digest came from a version that did not record the selection: against the selection
+    in force when that digest's day ended."""
+    bounds = [b for b in selection_boundaries(state) if b <= until_ms]
+    newest = bounds[-1] if bounds else None
+    reported = get_meta(state, CHANNEL_SELECTION_KEY + channel)
+    if reported is not None:
+        old = _pairs(state, int(reported))
+    else:
+        last = channel_digest_day(state, channel)
+        if last >= 0:
+            return newest, selection_changes(state, (last + 1) * MS_PER_DAY, until_ms)
+        old = set()
+    return newest, selection_diff(old, _pairs(state, newest) if newest is not None else set())
 
 
 def _pairs(state: StateStore, boundary_ms: int) -> set[tuple[str, str]]:
@@ -141,26 +172,28 @@ def send_digest(
     `digest_due`); returns the channel errors. Each channel is marked as soon as it accepts,
     so no later failure sends it that digest again; a channel that fails owes it still, and
     gets it at its next run that can deliver. The selection changes are those since the
-    channel's own previous digest."""
+    channel's own previous digest (`channel_selection_changes`)."""
     issued = _issued_day(state)
     if issued is None:
         return []
-    rendered: dict[int, Message] = {}
+    rendered: dict[tuple[str, ...], Message] = {}
     errors = []
     for channel in channels:
-        last = channel_digest_day(state, channel.name)
-        if last >= issued:
+        if channel_digest_day(state, channel.name) >= issued:
             continue
-        since = (last + 1) * MS_PER_DAY if last >= 0 else bar_ms - MS_PER_DAY
-        if since not in rendered:
-            digest = render_digest(book, selection_changes(state, since, bar_ms), bar_ms)
-            rendered[since] = Message(
+        newest, changes = channel_selection_changes(state, channel.name, bar_ms)
+        key = tuple(changes)
+        if key not in rendered:
+            digest = render_digest(book, changes, bar_ms)
+            rendered[key] = Message(
                 slack=digest.slack, telegram=digest.telegram, plain=digest.plain
             )
         try:
-            channel.send(rendered[since])
+            channel.send(rendered[key])
         except NotifyError as exc:
             errors.append(f"digest: {exc}")  # the error names its channel
             continue
         set_meta(state, CHANNEL_DIGEST_KEY + channel.name, str(issued))
+        if newest is not None:
+            set_meta(state, CHANNEL_SELECTION_KEY + channel.name, str(newest))
     return errors

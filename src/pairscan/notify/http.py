@@ -23,6 +23,7 @@ import requests
 
 from pairscan.errors import NotifyError
 from pairscan.redaction import redact
+from pairscan.text import plural
 
 log = logging.getLogger("pairscan.notify")
 
@@ -200,7 +201,7 @@ class Poster:
                     f"asked to wait {delay:g} s, more than the {left:.3g} s left of the "
                     f"{self.retry_budget_s:g} s retry budget"
                     if retry_after_s is not None
-                    else f"gave up after {attempt} attempt(s), "
+                    else f"gave up after {plural(attempt, 'attempt')}, "
                     f"retry budget {self.retry_budget_s:g} s spent"
                 )
             elif attempt >= MAX_ATTEMPTS:

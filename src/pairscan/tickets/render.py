@@ -185,7 +185,7 @@ def _telegram(lines: Sequence[_Line], max_parts: int | None = None) -> tuple[str
     parts = _pack(lines, _md2_line, md2_escape, TELEGRAM_PART_LIMIT, telegram_length)
     if max_parts is not None and len(parts) > max_parts:
         left = len(parts) - max_parts + 1
-        note = f"{_ELLIPSIS} {left} more part(s) not sent: see the run summary"
+        note = f"{_ELLIPSIS} {left} more parts not sent: see the run summary"  # left >= 2
         parts = [*parts[: max_parts - 1], md2_escape(note)]
     return tuple(parts)
 
@@ -237,7 +237,7 @@ def _slack_payload(
         left = len(sections) - room + 1
         sections = [
             *sections[: room - 1],
-            slack_escape(f"{_ELLIPSIS} {left} more section(s) not shown: see the run summary"),
+            slack_escape(f"{_ELLIPSIS} {left} more sections not shown: see the run summary"),
         ]
     blocks.extend({"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in sections)
     return {"text": _slack_text(fallback, SLACK_SECTION_LIMIT), "blocks": blocks}
@@ -419,36 +419,37 @@ def to_message(ticket: Ticket) -> Rendered:
 
 
 def render_console(tickets: Sequence[Ticket]) -> Table:
-    """A rich table of tickets, one row each, narrow enough for a 140-column cron log (the
-    full detail is in each ticket's plain text). Cells are `Text`, so symbols are never read
+    """A rich table of tickets, one row each (the full detail is in each ticket's plain
+    text). Every word is short but the symbols and the id, so the CLI's `fit_columns` fits it
+    in 100 columns with each symbol and id whole. Cells are `Text`, so symbols are never read
     as console markup."""
     table = Table(title="Trade tickets", show_lines=True)
     for name, justify in (
         ("action", "left"),
         ("legs (y, then x)", "left"),
-        ("z (entry/exit/stop)", "right"),
+        ("z (entry, exit, stop)", "right"),
         ("hedge", "right"),
-        ("risk", "right"),
-        ("est. P&L", "right"),
+        ("risk, or est. P&L", "right"),  # an open's risk, a close's P&L: never both
         ("bar (UTC) / id", "left"),
     ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for t in tickets:
-        risk = (
+        figures = (
             f"vol {_money(t.daily_vol_quote)}/day\nVaR95 {_money(t.var95_quote)}"
             if not t.is_close
             else ""
+            if t.pnl_estimate_quote is None
+            else f"est. P&L\n{_pnl(t.pnl_estimate_quote)}"
         )
         table.add_row(
             *(
                 Text(cell)
                 for cell in (
-                    f"{_headline(t)}\n{t.reason}",
+                    f"{_headline(t)}\n{t.reason.replace('_', ' ')}",
                     "\n".join(_leg_text(leg, t.quote) for leg in t.legs),
                     f"{_z(t.z)}\n({_level(t.entry_z)}/{_level(t.exit_z)}/{_level(t.stop_z)})",
                     f"{t.hedge_ratio:.3g}",
-                    risk,
-                    "" if t.pnl_estimate_quote is None else _pnl(t.pnl_estimate_quote),
+                    figures,
                     f"{format_utc(t.bar_ms)}\n{t.id}",
                 )
             )
@@ -468,8 +469,14 @@ def _position_text(position: BookPosition, quote: str) -> str:
     return (
         f"{position.direction.upper()} {_pair(position.y_symbol, position.x_symbol)} since "
         f"{format_utc(position.opened_bar_ms)}: {_pnl(position.pnl_quote)} {quote} ({legs}; "
-        f"fees {_money(position.fees_quote)}, funding {_money(position.funding_quote)})"
+        f"fees paid {_money(position.fees_quote)}, {_funding(position.funding_quote)})"
     )
+
+
+def _funding(paid: float) -> str:
+    """Funding with its direction in words, not a sign: `funding paid 1.20`, `funding
+    received 0.35` (`paid` > 0 is paid, < 0 received)."""
+    return f"funding {'received' if paid < 0 else 'paid'} {_money(abs(paid))}"
 
 
 def _book_lines(book: PaperBook) -> list[_Line]:
@@ -482,7 +489,7 @@ def _book_lines(book: PaperBook) -> list[_Line]:
             f"total {_pnl(book.total_pnl_quote)}{unit}"
         ),
         _line(
-            f"of which fees {_money(book.fees_quote)} and funding {_money(book.funding_quote)}"
+            f"of which fees paid {_money(book.fees_quote)} and {_funding(book.funding_quote)}"
             f" · closed trades {len(book.closed_positions)}"
         ),
     ]
@@ -497,12 +504,14 @@ def _book_lines(book: PaperBook) -> list[_Line]:
 
 def render_digest(book: PaperBook, selection_changes: Sequence[str], now_ms: int) -> Rendered:
     """The daily digest: the paper book's totals and open positions, then the pair
-    selection's changes since the last digest (one line each, as given), in every channel's
-    form. Slack keeps to 50 blocks and Telegram to 10 parts, each saying what was left out."""
+    selection's changes since the last digest under a header that counts them (one line
+    each, as given), in every channel's form. Slack keeps to 50 blocks and Telegram to 10
+    parts, each saying what was left out."""
     title = f"Paper book digest {format_utc(now_ms)}"
     body = _book_lines(book)
-    body.append(_line(("b", "Selection changes since the last digest")))
-    body += [_line(change) for change in selection_changes] or [_line("none")]
+    count = len(selection_changes)
+    body.append(_line(("b", "Selection changes since the last digest"), f": {count or 'none'}"))
+    body += [_line(change) for change in selection_changes]
     plain = "\n".join([title, *(_raw(line) for line in body)])
     telegram = _telegram([_line(("b", title)), *body], DIGEST_MAX_TELEGRAM_PARTS)
     summary = (
