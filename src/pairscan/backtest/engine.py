@@ -7,6 +7,7 @@ machine (`signals`), vol-targeted sizes (`sizing`) and the simulator kernel
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,7 +86,7 @@ class BacktestResult:
     """A run's books: equity/gross/net per bar (quote), the trade ledger (rows of
     `backtest.kernels` L_* columns) with `pairs` naming ledger[:, L_PAIR], the walk-forward
     selections, the machine's decisions, entries dropped by sizing, and the metrics. The books
-    cover panel rows first_row.. (`timestamps`); machine and z cover the whole panel."""
+    cover panel rows first_row.. (`timestamps`); machine, z and beta cover the whole panel."""
 
     timestamps: IntArray
     equity: FloatArray
@@ -102,6 +103,8 @@ class BacktestResult:
     # Entries the guards refused in the traded period, by reason name (hedge_band,
     # short_spot); every reason present, 0 if none.
     refused: dict[str, int]
+    # The hedge ratio the run traded on (log-price beta, `hedge_and_z`), (n_bars, n_pairs).
+    beta: FloatArray
 
 
 def hedge_and_z(
@@ -130,9 +133,14 @@ def hedge_and_z(
 
 
 def select_walk_forward(
-    panel: MarketPanel, stats: StatsConfig, trade_from_row: int = 0, adv_days: int = ADV_DAYS
+    panel: MarketPanel,
+    stats: StatsConfig,
+    trade_from_row: int = 0,
+    adv_days: int = ADV_DAYS,
+    on_window: Callable[[int, int], None] | None = None,
 ) -> WalkForward:
-    """The walk-forward selections of the panel; no pair is traded before `trade_from_row`."""
+    """The walk-forward selections of the panel; no pair is traded before `trade_from_row`.
+    `on_window(done, total)` reports the selections made (see `walk_forward`)."""
     walk = walk_forward(
         panel.timestamps,
         panel.symbols,
@@ -142,6 +150,7 @@ def select_walk_forward(
         panel.tf_ms,
         stats,
         adv_days,
+        on_window,
     )
     walk.gate[:trade_from_row] = Gate.DESELECTED
     return walk
@@ -163,15 +172,19 @@ def run_backtest(
     hedge: tuple[FloatArray, FloatArray] | None = None,
     n_trials: int = 1,
     trial_sharpe_variance: float = 0.0,
+    on_window: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
     """Walk-forward select, signal, size and simulate over the panel.
 
     Rows before `trade_from_row` are history only (formation, hedge and vol warm-up); the
     equity curve and metrics start there. `walk` and `hedge` (beta, z) may be passed in when a
-    sweep already computed them for the same `stats` settings.
+    sweep already computed them for the same `stats` settings. `on_window(done, total)`
+    reports the walk-forward selections as they are made.
     """
     if walk is None:
-        walk = select_walk_forward(panel, config.stats, trade_from_row, config.cache.adv_days)
+        walk = select_walk_forward(
+            panel, config.stats, trade_from_row, config.cache.adv_days, on_window
+        )
     iy, ix = pair_columns(panel, walk)
     n_bars = panel.timestamps.shape[0]
     log_close = np.log(panel.close)
@@ -237,6 +250,7 @@ def run_backtest(
         metrics,
         trade_from_row,
         refused_entries(machine, trade_from_row),
+        beta,
     )
 
 

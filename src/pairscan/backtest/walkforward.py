@@ -8,7 +8,7 @@ boundary. Pure numpy: the panel comes in as arrays, nothing is read here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,13 +92,15 @@ def walk_forward(
     tf_ms: int,
     config: StatsConfig,
     adv_days: int = ADV_DAYS,
+    on_window: Callable[[int, int], None] | None = None,
 ) -> WalkForward:
     """Select pairs at every boundary whose full formation window lies inside the panel.
 
     timestamps: int64 (n_bars,) bar open times, ms, regular step tf_ms. close: float64
     (n_bars, n_symbols), NaN where unknown; real: bool, True where the bar is a real candle
     (not forward-filled); dollar_volume: float64 quote traded per bar. Bars before the first
-    complete formation are never traded (gate DESELECTED).
+    complete formation are never traded (gate DESELECTED). `on_window(done, total)` is called
+    after each boundary (the selections are most of a backtest's time: a progress bar).
     """
     n_bars = timestamps.shape[0]
     sched = Schedule.of(config.formation_days, config.reselect_every_hours)
@@ -108,7 +110,10 @@ def walk_forward(
     if n_bars == 0:
         empty = np.zeros((0, 0), np.int64)
         return WalkForward((), empty, np.zeros((0, 0)), (), empty, np.zeros(0, np.int64))
-    for boundary in sched.boundaries(int(timestamps[0]), int(timestamps[-1])):
+    boundaries = sched.boundaries(int(timestamps[0]), int(timestamps[-1]))
+    for done, boundary in enumerate(boundaries, start=1):
+        if on_window is not None:
+            on_window(done - 1, len(boundaries))
         start, end = sched.formation(int(boundary))
         if start < timestamps[0]:
             continue  # not enough history before this boundary
@@ -124,6 +129,8 @@ def walk_forward(
             if chosen:
                 pairs.setdefault((str(y), str(x)), len(pairs))
         windows.append(Window(int(boundary), int(f1), t1, tuple(names), sel))
+    if on_window is not None:
+        on_window(len(boundaries), len(boundaries))
     keys = tuple(pairs)
     gate = np.full((n_bars, len(keys)), Gate.DESELECTED, np.int64)
     half_life = np.full((n_bars, len(keys)), np.nan)

@@ -27,14 +27,24 @@ from pairscan.backtest.engine import (
     select_walk_forward,
 )
 from pairscan.backtest.metrics import bar_returns, deflated_sharpe_ratio
-from pairscan.backtest.plots import pair_plot_marks, plot_equity, plot_pair_z
+from pairscan.backtest.plots import (
+    PairSeries,
+    RankedPair,
+    best_and_worst,
+    equity_figure,
+    pair_figure,
+    pair_plot_marks,
+    pair_view,
+    save_png,
+)
 from pairscan.backtest.report import equity_frame, ledger_frame, pair_breakdown
 from pairscan.backtest.walkforward import WalkForward
 from pairscan.cache import Store, read_panel
 from pairscan.cache.align import AlignedPanel
 from pairscan.cache.liquidity import spread_bps
-from pairscan.config import Config
+from pairscan.config import Config, StatsConfig
 from pairscan.errors import ConfigError, ExchangeError
+from pairscan.jit import first_compile_notice
 from pairscan.jobs.common import cache_exchange_id, open_cache, open_source, run_clock_ms
 from pairscan.market import (
     MS_PER_DAY,
@@ -45,8 +55,15 @@ from pairscan.market import (
     symbol_key,
     timeframe_ms,
 )
-from pairscan.stats.explain import SelectionFacts, sum_reasons, universe_warnings, why_empty
+from pairscan.stats.explain import (
+    SelectionFacts,
+    quote_of,
+    sum_reasons,
+    universe_warnings,
+    why_empty,
+)
 from pairscan.stats.schedule import Schedule
+from pairscan.text import plural
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +75,8 @@ FALLBACK_SLIPPAGE_BPS = 2.0
 
 @dataclass(frozen=True)
 class BacktestReport:
-    """A finished run: the result, the symbols and period it covered, where costs came from."""
+    """A finished run: the result, the symbols and period it covered, where costs came from,
+    and the panel it ran on (its closes are what the pair plots draw)."""
 
     exchange: str
     timeframe: str
@@ -69,6 +87,7 @@ class BacktestReport:
     fee_source: str
     slippage_source: str
     selection: SelectionOutcome
+    panel: MarketPanel
 
 
 @dataclass(frozen=True)
@@ -135,9 +154,7 @@ def load_market(
             symbols or config.universe.symbols or cached_universe(store, exchange, timeframe)
         )
         if not universe:
-            raise ConfigError(
-                f"no cached symbols at {timeframe} on {exchange}: run `pairs cache update` first"
-            )
+            raise ConfigError(_nothing_cached(store, exchange, timeframe))
         if len(universe) < 2:
             raise ConfigError(f"one symbol only ({universe[0]}): a pair needs two; add symbols")
         warmup_ms = history_ms + config.stats.window_bars * tf_ms
@@ -176,6 +193,18 @@ def load_market(
     return LoadedMarket(panel, first, universe, fee_source, slippage_source, warnings)
 
 
+def _nothing_cached(store: Store, exchange: str, timeframe: str) -> str:
+    """Why the default universe (the cached symbols) is empty: the cache of this exchange is
+    empty, or it holds other timeframes only."""
+    held = sorted({k.timeframe for k in store.list_series(exchange)} - {"funding"})
+    if not held:
+        return f"nothing cached for exchange {exchange}: run `pairs cache update` first"
+    return (
+        f"no cached symbols at {timeframe} on {exchange}; the cache holds {', '.join(held)}: "
+        f"set cache.timeframe to one of them, or run `pairs cache update --timeframe {timeframe}`"
+    )
+
+
 def _no_bars(
     store: Store,
     exchange: str,
@@ -207,10 +236,17 @@ def run_backtest_job(
     start_ms: int | None = None,
     end_ms: int | None = None,
     now_ms: int | None = None,
+    on_window: Callable[[int, int], None] | None = None,
+    on_compile: Callable[[str], None] | None = None,
 ) -> BacktestReport:
-    """Backtest the configured strategy on cached data (see `load_market` for the arguments)."""
+    """Backtest the configured strategy on cached data (see `load_market` for the arguments);
+    `on_window(done, total)` reports the walk-forward selections (a progress bar),
+    `on_compile` gets one line when Numba compiles kernels first."""
     market = load_market(config, symbols=symbols, start_ms=start_ms, end_ms=end_ms, now_ms=now_ms)
-    result = run_backtest(market.panel, config, trade_from_row=market.first_row)
+    with first_compile_notice(on_compile):
+        result = run_backtest(
+            market.panel, config, trade_from_row=market.first_row, on_window=on_window
+        )
     return _report(config, market, result)
 
 
@@ -225,6 +261,7 @@ def _report(config: Config, market: LoadedMarket, result: BacktestResult) -> Bac
         fee_source=market.fee_source,
         slippage_source=market.slippage_source,
         selection=selection_outcome(market, result, config),
+        panel=market.panel,
     )
 
 
@@ -398,6 +435,7 @@ def run_sweep(
     end_ms: int | None = None,
     now_ms: int | None = None,
     on_variant: Callable[[int, int], None] | None = None,
+    on_compile: Callable[[str], None] | None = None,
 ) -> SweepReport:
     """Backtest every (label, config) variant on one panel over one traded period.
 
@@ -410,31 +448,47 @@ def run_sweep(
         raise ConfigError("a sweep needs at least one variant")
     _check_same_data(variants)
     widest = max((c for _, c in variants), key=lambda c: c.stats.formation_days)
-    market = load_market(widest, symbols=symbols, start_ms=start_ms, end_ms=end_ms, now_ms=now_ms)
+    # The shared panel carries the market's own costs (taker fees, half the spread estimate);
+    # a variant that sets a number replaces them (`_with_costs`), one that sets null keeps them.
+    own_costs = dataclasses.replace(widest.backtest, fee_bps=None, slippage_bps=None)
+    market = load_market(
+        dataclasses.replace(widest, backtest=own_costs),
+        symbols=symbols,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        now_ms=now_ms,
+    )
     walks: dict[tuple[object, ...], WalkForward] = {}
     hedges: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
     results: list[BacktestResult] = []
-    for k, (_, config) in enumerate(variants):
-        sel_key = tuple(getattr(config.stats, n) for n in _SELECTION_KEYS)
-        if sel_key not in walks:
-            walks[sel_key] = select_walk_forward(
-                market.panel, config.stats, market.first_row, config.cache.adv_days
+    with first_compile_notice(on_compile):
+        for k, (_, config) in enumerate(variants):
+            sel_key = tuple(getattr(config.stats, n) for n in _SELECTION_KEYS)
+            if sel_key not in walks:
+                walks[sel_key] = select_walk_forward(
+                    market.panel, config.stats, market.first_row, config.cache.adv_days
+                )
+            walk = walks[sel_key]
+            hedge_key = (sel_key, *(getattr(config.stats, n) for n in _HEDGE_KEYS))
+            if hedge_key not in hedges:
+                iy, ix = pair_columns(market.panel, walk)
+                hedges[hedge_key] = hedge_and_z(np.log(market.panel.close), iy, ix, config)
+            panel = _with_costs(market, config)
+            results.append(
+                run_backtest(
+                    panel,
+                    config,
+                    trade_from_row=market.first_row,
+                    walk=walk,
+                    hedge=hedges[hedge_key],
+                )
             )
-        walk = walks[sel_key]
-        hedge_key = (sel_key, *(getattr(config.stats, n) for n in _HEDGE_KEYS))
-        if hedge_key not in hedges:
-            iy, ix = pair_columns(market.panel, walk)
-            hedges[hedge_key] = hedge_and_z(np.log(market.panel.close), iy, ix, config)
-        panel = _with_costs(market, config)
-        results.append(
-            run_backtest(
-                panel, config, trade_from_row=market.first_row, walk=walk, hedge=hedges[hedge_key]
-            )
-        )
-        if on_variant is not None:
-            on_variant(k + 1, len(variants))
+            if on_variant is not None:
+                on_variant(k + 1, len(variants))
     results = _deflate(results)
-    reports = tuple(_report(c, market, r) for (_, c), r in zip(variants, results, strict=True))
+    reports = tuple(
+        _report(c, _cost_sources(market, c), r) for (_, c), r in zip(variants, results, strict=True)
+    )
     return SweepReport(tuple(label for label, _ in variants), reports)
 
 
@@ -447,6 +501,18 @@ def _check_same_data(variants: Sequence[tuple[str, Config]]) -> None:
                     f"sweep variant {label!r} changes `{section}`: a sweep varies only "
                     f"{', '.join(SWEEPABLE_SECTIONS)} keys"
                 )
+
+
+def _cost_sources(market: LoadedMarket, config: Config) -> LoadedMarket:
+    """The shared market with where this variant's fees and slippage came from."""
+    bt = config.backtest
+    return dataclasses.replace(
+        market,
+        fee_source=market.fee_source if bt.fee_bps is None else f"{bt.fee_bps:g} bps (config)",
+        slippage_source=market.slippage_source
+        if bt.slippage_bps is None
+        else f"{bt.slippage_bps:g} bps (config)",
+    )
 
 
 def _with_costs(market: LoadedMarket, config: Config) -> MarketPanel:
@@ -483,13 +549,17 @@ def write_outputs(
 ) -> list[Path]:
     """Write the run's files into out_dir (created): ledger.csv and ledger.parquet (one row
     per trade), equity.csv (per bar), pairs.csv (per-pair breakdown), metrics.json, and PNG
-    plots: equity.png and z_<y>_<x>.png for the `top_pairs` pairs with the most P&L.
+    plots: equity.png (`plots.equity_figure`) and, for the `top_pairs` pairs with the most
+    P&L and the `top_pairs` with the least, best<i>_<y>_<x>.png and worst<i>_<y>_<x>.png
+    (`plots.pair_figure`; best1 has the most P&L, worst1 the least; a pair is drawn once, so
+    fewer than 2 * top_pairs traded pairs give fewer files, `plots.best_and_worst`).
     Each file is written to a temporary name and renamed, so a reader never sees half a file."""
     out_dir.mkdir(parents=True, exist_ok=True)
     result = report.result
     ledger = ledger_frame(result)
     equity = equity_frame(result)
     pairs = pair_breakdown(ledger)
+    currency = account_currency(report.symbols)
     written = [
         _atomic(out_dir / "ledger.csv", lambda p: ledger.to_csv(p, index=False)),
         _atomic(out_dir / "ledger.parquet", lambda p: ledger.to_parquet(p, index=False)),
@@ -499,49 +569,78 @@ def write_outputs(
             out_dir / "metrics.json",
             lambda p: p.write_text(json.dumps(metrics_json(report), indent=2), encoding="utf-8"),
         ),
-        _atomic(
-            out_dir / "equity.png",
-            lambda p: plot_equity(equity, p, f"{report.exchange} {report.timeframe}: equity"),
-        ),
     ]
-    for y, x in zip(pairs["y"].head(top_pairs), pairs["x"].head(top_pairs), strict=True):
-        written.append(_plot_pair(result, ledger, (str(y), str(x)), config, out_dir))
+    title = f"{report.exchange} {report.timeframe} backtest: {len(report.symbols)} symbols"
+    fig = equity_figure(equity, result.metrics, currency, title)
+    written.append(_atomic(out_dir / "equity.png", lambda p: save_png(fig, p)))
+    for ranked in best_and_worst(pairs, top_pairs):
+        written.append(_plot_pair(report, ledger, ranked, config, out_dir))
     return written
 
 
+def account_currency(symbols: Sequence[str]) -> str:
+    """The currency the books are kept in: the universe's one quote (settle) currency, e.g.
+    USDT; "mixed quote" when symbols differ (the simulator converts nothing)."""
+    quotes = {quote_of(s) for s in symbols}
+    return quotes.pop() if len(quotes) == 1 else "mixed quote"
+
+
 def _plot_pair(
-    result: BacktestResult,
+    report: BacktestReport,
     ledger: pd.DataFrame,
-    pair: tuple[str, str],
+    ranked: RankedPair,
     config: Config,
     out_dir: Path,
 ) -> Path:
-    """z_<y>_<x>.png: the pair's z-score over the traded period with the machine's decisions
-    at their decision bars and its selected periods shaded; the title counts the trades the
-    ledger filled (an entry the sizer dropped is still drawn as a decision) and their P&L."""
+    """<rank>_<y>_<x>.png (rank: best1, worst1, ..., `RankedPair.rank`): the pair around its
+    selected periods (`plots.pair_view`), its legs' closes from the panel and the hedge ratio
+    and z the run traded on, with the machine's decisions at their decision bars and its
+    selected periods shaded; the title counts the trades the ledger filled (an entry the sizer
+    dropped is still drawn as a decision) and their P&L."""
+    result, panel, pair = report.result, report.panel, ranked.pair
     k = result.pairs.index(pair)
-    rows = slice(result.first_row, None)
-    times = pd.to_datetime(result.timestamps, unit="ms", utc=True)
-    z = result.z[rows, k]
-    marks = pair_plot_marks(
-        times,
-        z,
-        result.machine.action[rows, k],
-        result.machine.reason[rows, k],
-        result.walk.gate[rows, k],
+    traded = slice(result.first_row, None)
+    decisions = (
+        result.machine.action[traded, k],
+        result.machine.reason[traded, k],
+        result.walk.gate[traded, k],
     )
+    view = pair_view(*decisions)
+    rows = slice(result.first_row + view.start, result.first_row + view.stop)
+    times = pd.to_datetime(result.timestamps[view], unit="ms", utc=True)
+    series = PairSeries(
+        names=pair,
+        times=times,
+        close_y=panel.close[rows, panel.symbols.index(pair[0])],
+        close_x=panel.close[rows, panel.symbols.index(pair[1])],
+        beta=result.beta[rows, k],
+        z=result.z[rows, k],
+    )
+    marks = pair_plot_marks(times, series.z, *(d[view] for d in decisions))
     trades = ledger[(ledger["y"] == pair[0]) & (ledger["x"] == pair[1])]
-    sig = config.signals
     title = (
-        f"{pair[0]} on {pair[1]}: spread z-score and decisions\n"
-        f"{len(trades)} trades filled, P&L {trades['pnl'].sum():+,.2f} quote"
+        f"{pair[0]} on {pair[1]} ({ranked.kind} #{ranked.place} by P&L): "
+        f"P&L {trades['pnl'].sum():+,.2f} {account_currency(report.symbols)}, "
+        f"{plural(len(trades), 'trade')} filled\n"
+        f"{times[0]:%Y-%m-%d %H:%M} to {times[-1]:%Y-%m-%d %H:%M} UTC"
     )
-    path = out_dir / f"z_{symbol_key(pair[0])}_{symbol_key(pair[1])}.png"
+    sig, stats = config.signals, config.stats
+    fig = pair_figure(
+        series,
+        marks,
+        (sig.entry_z, sig.exit_z, sig.stop_z),
+        (stats.min_hedge_ratio, stats.max_hedge_ratio),
+        _hedge_label(stats),
+        title,
+    )
+    path = out_dir / f"{ranked.rank}_{symbol_key(pair[0])}_{symbol_key(pair[1])}.png"
+    return _atomic(path, lambda p: save_png(fig, p))
 
-    def draw(p: Path) -> None:
-        plot_pair_z(times, z, marks, (sig.entry_z, sig.exit_z, sig.stop_z), p, title)
 
-    return _atomic(path, draw)
+def _hedge_label(stats: StatsConfig) -> str:
+    if stats.hedge == "kalman":
+        return f"Kalman beta (delta {stats.kalman_delta:g})"
+    return f"rolling OLS beta ({stats.window_bars} bars)"
 
 
 def _atomic(path: Path, write: Callable[[Path], object]) -> Path:
