@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pairscan.demo import DEMO_EXCHANGE_ID, DemoSource, demo_end_ms, demo_symbols
+from pairscan.demo.manifest import demo_end_ms
+from pairscan.demo.source import DEMO_EXCHANGE_ID, DemoSource, demo_symbols, recorded_end_ms
 from pairscan.errors import ConfigError, ExchangeError
 from pairscan.fetch import fetch_closed_candles, fetch_funding_history
 from pairscan.market import MS_PER_HOUR, Candles, parse_utc, timeframe_ms
@@ -33,6 +34,7 @@ def frame(candles: Candles) -> pd.DataFrame:
 
 def test_default_clock_is_the_end_of_the_recording() -> None:
     assert demo_end_ms() == RECORDING_END
+    assert recorded_end_ms() == RECORDING_END  # the manifest's clock is the files' end
     source = DemoSource()
     assert source.exchange_id == DEMO_EXCHANGE_ID == "demo"
     assert source.default_now_ms() == RECORDING_END

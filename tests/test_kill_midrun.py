@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from pairscan.cache import SeriesKey, open_store
-from pairscan.demo import demo_symbols
+from pairscan.demo.source import demo_symbols
 from pairscan.market import MS_PER_HOUR, Candles, FundingRates, parse_utc
 from tests.fakes.binance import FakeBinance, Fault
 

@@ -20,16 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from pairscan import __version__
-from pairscan.config import Config, env_secret_values, load_config
 from pairscan.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -37,15 +32,26 @@ from pairscan.errors import (
     EXIT_PARTIAL,
     PairscanError,
 )
-from pairscan.fetch.retry import redact
-from pairscan.jobs.common import RUN_ID
-from pairscan.market import format_utc, parse_utc
+from pairscan.redaction import redact
+from pairscan.run_id import RUN_ID
+from pairscan.text import plural
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from pairscan.config import Config
+
+# Start-up: `pairs --help` and usage errors must answer in well under 0.3 s, so nothing
+# heavy (pandas, numpy, numba, ccxt, rich's tables) is imported at module level; each
+# command imports what it needs (tests/test_startup.py checks the module list).
 
 _LOG_WIDTH = 140  # tables printed into cron logs or pipes: do not wrap at 80 columns
 _MAX_LOG_CHARS = 2000
 
 
 def _stdout() -> Console:
+    from rich.console import Console
+
     console = Console()
     return console if console.is_terminal else Console(width=_LOG_WIDTH)
 
@@ -63,7 +69,9 @@ class Globals:
     loaded: list[Config] = dataclasses.field(default_factory=list, compare=False)
 
     def load(self, **overrides: Any) -> Config:
-        extra = {k: v for k, v in overrides.items() if v is not None}
+        from pairscan.config import load_config
+
+        extra = dict(overrides)  # a None is a value (`--sweep slippage_bps=null`), not "unset"
         if self.exchange:
             extra["exchange.id"] = self.exchange
         config = load_config(self.config_path, overrides=extra)
@@ -148,6 +156,8 @@ def _parse_time(option: str) -> Callable[[click.Context, click.Parameter, str | 
     def convert(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
         if value is None:
             return None
+        from pairscan.market import parse_utc
+
         try:
             return parse_utc(value, what=option)
         except PairscanError as exc:
@@ -185,6 +195,8 @@ def _reported_errors(g: Globals, *, as_json: bool = False) -> Iterator[None]:
 
 
 def _fail(g: Globals, message: str, code: int, as_json: bool) -> None:
+    from pairscan.config import env_secret_values
+
     secrets = tuple(env_secret_values(g.config_path)) + tuple(
         s for c in g.loaded for s in c.secret_values()
     )
@@ -275,7 +287,7 @@ def pairs(
       pairs --exchange demo cache update          # recorded demo market, no network
       pairs cache update --symbols BTC/USDT,ETH/USDT --since 2025-01-01
       pairs cache stats --json
-      pairs state show                            # open positions of the hourly scan
+      pairs --exchange demo state show            # open positions of the hourly scan
       pairs --exchange demo backtest --out report/
       pairs --exchange demo scan                  # the hourly job: tickets to the console
 
@@ -288,6 +300,8 @@ def pairs(
       4    failed: the run decided nothing (exchange unreachable, state/cache fault, bug)
       130  interrupted (Ctrl-C)
     """
+    from pairscan.config import env_secret_values
+
     verbosity = -1 if quiet else verbose
     _setup_logging(verbosity)
     _install_redaction(env_secret_values(config_path))  # until the config adds its own
@@ -332,18 +346,19 @@ def cache_update(
       pairs --exchange binanceusdm cache update --symbols BTC/USDT:USDT,ETH/USDT:USDT
       pairs cache update --timeframe 4h --since 2024-01-01 --json
     """
+    from pairscan.cli_cache import jsonable, print_update
     from pairscan.jobs.cache_update import run_cache_update
 
     with _reported_errors(g, as_json=as_json):
-        config = g.load(**{"cache.timeframe": timeframe})
+        config = g.load(**({"cache.timeframe": timeframe} if timeframe else {}))
         with _progress(enabled=not as_json and g.verbosity >= 0) as on_symbol:
             report = run_cache_update(
                 config, now_ms=g.now_ms, symbols=symbols, since_ms=since, on_symbol=on_symbol
             )
         if as_json:
-            click.echo(json.dumps(_jsonable(report), indent=2))
+            click.echo(json.dumps(jsonable(report), indent=2))
         else:
-            _print_update(report)
+            print_update(_stdout(), report)
     # Nothing updated at all is a failed run, not a partial one.
     everything_failed = bool(report.symbols) and len(report.failed) == len(report.symbols)
     sys.exit(EXIT_FAILED if everything_failed else EXIT_PARTIAL if report.failed else EXIT_OK)
@@ -359,15 +374,22 @@ def cache_stats(g: Globals, as_json: bool) -> None:
     Examples:
       pairs --exchange demo cache stats
       pairs cache stats --json
+
+    A series that cannot be read (a corrupt file) gets a row and an error line; the others
+    are still shown, and the exit code is 1.
     """
+    from pairscan.cli_cache import jsonable, print_stats
     from pairscan.jobs.cache_stats import run_cache_stats
 
     with _reported_errors(g, as_json=as_json):
         report = run_cache_stats(g.load(), now_ms=g.now_ms)
         if as_json:
-            click.echo(json.dumps(_jsonable(report), indent=2))
+            click.echo(json.dumps(jsonable(report), indent=2))
         else:
-            _print_stats(report)
+            print_stats(_stdout(), report)
+        for s in report.failed:
+            click.echo(f"error: {s.symbol} {s.timeframe}: {s.error}", err=True)
+    sys.exit(EXIT_PARTIAL if report.failed else EXIT_OK)
 
 
 @pairs.group()
@@ -389,14 +411,32 @@ def state_show(g: Globals, as_json: bool) -> None:
       pairs --exchange demo state show
       pairs state show --json
     """
+    from pairscan.cli_cache import jsonable, print_state
     from pairscan.jobs.state_show import run_state_show
 
     with _reported_errors(g, as_json=as_json):
-        report = run_state_show(g.load())
+        config = g.load()
+        report = run_state_show(config)
         if as_json:
-            click.echo(json.dumps(_jsonable(report), indent=2))
+            click.echo(json.dumps(jsonable(report), indent=2))
         else:
-            _print_state(report)
+            print_state(_stdout(), report)
+            if not report.exists:
+                _echo_other_states(config, "state show")
+
+
+def _echo_other_states(config: Config, command: str) -> None:
+    """After "no state for this exchange": the exchanges whose state the data directory does
+    hold (the demo's, after `scripts/demo`), and the command that reads it."""
+    folder = config.data_dir / "state"
+    others = sorted(
+        p.stem for p in folder.glob("*.sqlite") if p.is_file() and p.stem != config.exchange.id
+    )
+    if others:
+        click.echo(
+            f"{folder} holds the state of {', '.join(others)}: "
+            f"pairs --exchange {others[0]} {command}"
+        )
 
 
 @pairs.command("scan")
@@ -424,10 +464,11 @@ def scan(g: Globals, symbols: tuple[str, ...], dry_run: bool, status: bool, as_j
     \b
     Examples:
       pairs --exchange demo scan                   # recorded market, console tickets
-      pairs --exchange demo --now 2026-05-01T10:05 scan --dry-run
+      pairs --exchange demo --now 2026-05-09T14:05 scan --dry-run   # replay a past hour
       pairs --exchange binanceusdm scan --json
-      pairs scan --status
+      pairs --exchange demo scan --status
     """
+    from pairscan.cli_cache import jsonable
     from pairscan.cli_scan import print_scan, print_status, scan_json
     from pairscan.jobs.scan import last_runs, run_scan
     from pairscan.jobs.state_show import run_state_show
@@ -437,13 +478,21 @@ def scan(g: Globals, symbols: tuple[str, ...], dry_run: bool, status: bool, as_j
         if status:
             runs, positions = last_runs(config), run_state_show(config)
             if as_json:
-                click.echo(json.dumps({"runs": runs, "state": _jsonable(positions)}, indent=2))
+                click.echo(json.dumps({"runs": runs, "state": jsonable(positions)}, indent=2))
             else:
                 print_status(_stdout(), runs, positions)
+                if not runs and not positions.exists:
+                    _echo_other_states(config, "scan --status")
             return
         # --json: stdout is the JSON document alone; what the run prints goes to stderr.
         with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-            report = run_scan(config, now_ms=g.now_ms, symbols=symbols, dry_run=dry_run)
+            report = run_scan(
+                config,
+                now_ms=g.now_ms,
+                symbols=symbols,
+                dry_run=dry_run,
+                on_compile=_compile_notice(g),
+            )
         if as_json:
             click.echo(json.dumps(scan_json(report), indent=2))
         else:
@@ -478,7 +527,13 @@ def scan(g: Globals, symbols: tuple[str, ...], dry_run: bool, status: bool, as_j
     default=None,
     help="Write ledger (CSV, parquet), equity, per-pair table, metrics and PNG plots here.",
 )
-@click.option("--top", default=3, show_default=True, help="Pairs plotted with --out.")
+@click.option(
+    "--top",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="With --out: plot the N best and the N worst pairs by P&L.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.pass_obj
 def backtest(
@@ -502,57 +557,105 @@ def backtest(
       pairs backtest --sweep entry_z=1.5,2,2.5 window=168,336,720
       pairs backtest --json
     """
-    from pairscan.cli_backtest import parse_sweep, print_backtest, print_sweep
-    from pairscan.jobs.backtest import metrics_json, run_backtest_job, run_sweep, write_outputs
-
     if more_sweep and not sweep:
         raise click.UsageError(f"unexpected argument {more_sweep[0]!r} (did you mean --sweep?)")
+    # What every run of this invocation shares: the data, the period, the notices.
+    run = {
+        "symbols": symbols or None,
+        "start_ms": start,
+        "end_ms": end,
+        "now_ms": g.now_ms,
+        "on_compile": _compile_notice(g),
+    }
     with _reported_errors(g, as_json=as_json):
         if sweep:
-            grid = parse_sweep((*sweep, *more_sweep))
-            variants = [(label, g.load(**overrides)) for label, overrides in grid]
-            with _progress(enabled=not as_json and g.verbosity >= 0) as on_step:
-                result = run_sweep(
-                    variants,
-                    symbols=symbols or None,
-                    start_ms=start,
-                    end_ms=end,
-                    now_ms=g.now_ms,
-                    on_variant=None
-                    if on_step is None
-                    else (lambda d, n: on_step("variants", d, n)),
-                )
-            if as_json:
-                click.echo(
-                    json.dumps(
-                        [
-                            {"variant": label, **metrics_json(r)}
-                            for label, r in zip(result.labels, result.reports, strict=True)
-                        ],
-                        indent=2,
-                    )
-                )
-            else:
-                print_sweep(_stdout(), result)
-            return
-        config = g.load()
-        report = run_backtest_job(
-            config, symbols=symbols or None, start_ms=start, end_ms=end, now_ms=g.now_ms
-        )
-        written = write_outputs(report, config, Path(out_dir), top) if out_dir else []
-        if as_json:
-            click.echo(json.dumps(metrics_json(report), indent=2))
-            return
-        from pairscan.backtest.report import ledger_frame, pair_breakdown
+            _backtest_sweep(g, (*sweep, *more_sweep), run, out_dir, top, as_json)
+        else:
+            _backtest_one(g, run, out_dir, top, as_json)
 
-        console = _stdout()
-        print_backtest(console, report, pair_breakdown(ledger_frame(report.result)))
-        if written:
-            console.print(f"wrote {len(written)} files to {escape(str(out_dir))}")
+
+def _backtest_sweep(
+    g: Globals,
+    sweep: tuple[str, ...],
+    run: dict[str, Any],
+    out_dir: str | None,
+    top: int,
+    as_json: bool,
+) -> None:
+    """`pairs backtest --sweep`: every variant on one panel; --out writes each variant's
+    files into OUT/<variant>/ (entry_z=2_window=336), as one run's."""
+    from pairscan.cli_backtest import parse_sweep, print_sweep, sweep_configs, variant_dir
+    from pairscan.jobs.backtest import metrics_json, run_sweep, write_outputs
+
+    variants = sweep_configs(parse_sweep(sweep), g.load)
+    with _progress(enabled=not as_json and g.verbosity >= 0) as on_step:
+        result = run_sweep(variants, **run, on_variant=_counter(on_step, "variants"))
+    written = [
+        path
+        for label, report, (_, config) in zip(result.labels, result.reports, variants, strict=True)
+        for path in (
+            write_outputs(report, config, Path(out_dir) / variant_dir(label), top)
+            if out_dir
+            else []
+        )
+    ]
+    if as_json:
+        rows = zip(result.labels, result.reports, strict=True)
+        click.echo(json.dumps([{"variant": k, **metrics_json(r)} for k, r in rows], indent=2))
+        return
+    print_sweep(_stdout(), result)
+    if written:
+        click.echo(f"wrote {plural(len(written), 'file')} to {out_dir}, one folder per variant")
+
+
+def _backtest_one(
+    g: Globals, run: dict[str, Any], out_dir: str | None, top: int, as_json: bool
+) -> None:
+    """`pairs backtest`: one walk-forward run of the configured strategy; --out writes the
+    ledger, metrics and plots."""
+    from rich.markup import escape
+
+    from pairscan.backtest.report import ledger_frame, pair_breakdown
+    from pairscan.cli_backtest import print_backtest
+    from pairscan.jobs.backtest import metrics_json, run_backtest_job, write_outputs
+
+    config = g.load()
+    with _progress(enabled=not as_json and g.verbosity >= 0) as on_step:
+        report = run_backtest_job(
+            config, **run, on_window=_counter(on_step, "walk-forward windows")
+        )
+    written = write_outputs(report, config, Path(out_dir), top) if out_dir else []
+    if as_json:
+        click.echo(json.dumps(metrics_json(report), indent=2))
+        return
+    console = _stdout()
+    print_backtest(console, report, pair_breakdown(ledger_frame(report.result)))
+    if written:
+        console.print(f"wrote {plural(len(written), 'file')} to {escape(str(out_dir))}")
+
+
+def _counter(
+    on_step: Callable[[str, int, int], None] | None, label: str
+) -> Callable[[int, int], None] | None:
+    """A (done, total) callback feeding the progress bar under `label` (None: no bar)."""
+    if on_step is None:
+        return None
+    step = on_step
+    return lambda done, total: step(label, done, total)
+
+
+def _compile_notice(g: Globals) -> Callable[[str], None] | None:
+    """Where the one-line "Numba is compiling" notice goes: stderr, unless -q."""
+    if g.verbosity < 0:
+        return None
+    return lambda text: click.echo(f"note: {text}", err=True)
 
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     console = Console(stderr=True)
     if not enabled or not console.is_terminal:
         yield None
@@ -570,140 +673,6 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]
             progress.update(task, description=symbol, completed=done, total=total)
 
         yield advance
-
-
-def _jsonable(report: Any) -> dict[str, Any]:
-    data: dict[str, Any] = dataclasses.asdict(report)
-    failed = getattr(report, "failed", None)
-    if failed is not None:
-        data["failed"] = [s.symbol for s in failed]
-    return data
-
-
-def _print_update(report: Any) -> None:
-    table = Table(
-        title=f"cache update: {report.exchange} {report.timeframe} "
-        f"(now {format_utc(report.now_ms)})"
-    )
-    for name in (
-        "symbol",
-        "new bars",
-        "bars",
-        "first bar",
-        "last bar",
-        "gaps",
-        "funding +",
-        "status",
-    ):
-        table.add_column(
-            name, justify="right" if name in {"new bars", "bars", "gaps", "funding +"} else "left"
-        )
-    for s in report.symbols:
-        table.add_row(
-            escape(s.symbol),
-            str(s.new_bars),
-            str(s.total_bars),
-            format_utc(s.first_ms),
-            format_utc(s.last_ms),
-            f"{s.gaps} ({s.missing_bars} bars)" if s.gaps else "0",
-            "-" if s.new_funding is None else str(s.new_funding),
-            f"[red]{escape(s.error)}[/red]"
-            if s.error is not None
-            else f"[yellow]stale ({s.bars_behind} bars)[/yellow]"
-            if s.stale
-            else "ok",
-        )
-    console = _stdout()
-    console.print(table)
-    console.print(
-        f"{len(report.symbols)} symbols, {len(report.failed)} failed, {len(report.stale)} "
-        f"stale, {report.requests} requests, {report.seconds:.1f} s"
-    )
-
-
-def _fmt_money(value: float | None) -> str:
-    if value is None:
-        return "-"
-    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= size:
-            return f"{value / size:,.1f}{unit}"
-    return f"{value:,.0f}"
-
-
-def _print_stats(report: Any) -> None:
-    table = Table(title=f"cache: {report.exchange} (now {format_utc(report.now_ms)})")
-    heads = ("symbol", "tf", "first", "last", "rows", "gaps", "stale", "size", "ADV", "spread bps")
-    for name in heads:
-        table.add_column(
-            name, justify="left" if name in {"symbol", "tf", "first", "last"} else "right"
-        )
-    for s in report.series:
-        unit = "h" if s.timeframe == "funding" else " bars"
-        staleness = "-" if s.staleness is None else f"{s.staleness:.0f}{unit}"
-        table.add_row(
-            escape(s.symbol),
-            s.timeframe,
-            format_utc(s.first_ms),
-            format_utc(s.last_ms),
-            str(s.rows),
-            str(s.gaps),
-            f"[red]{staleness}[/red]" if s.stale else staleness,
-            f"{s.size_bytes / 1024:,.0f} KiB",
-            _fmt_money(s.adv_quote),
-            "-" if s.spread_bps is None else f"{s.spread_bps:.1f}",
-        )
-    console = _stdout()
-    console.print(table)
-    if not report.series:
-        console.print("nothing cached yet: run `pairs cache update`")
-
-
-def _fmt_number(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def _print_state(report: Any) -> None:
-    console = _stdout()
-    if not report.exists:
-        console.print(
-            f"no state database yet for {escape(report.exchange)} ({escape(report.path)}): "
-            "the first `pairs scan` creates it"
-        )
-        return
-    console.print(
-        f"state: {escape(report.exchange)}, last processed bar {format_utc(report.last_bar_ms)}, "
-        f"{report.pairs_tracked} pairs tracked ({escape(report.path)})"
-    )
-    if not report.open_positions:
-        console.print("no open positions")
-        return
-    table = Table(title=f"open positions ({len(report.open_positions)})")
-    heads = (
-        "pair (y ~ x)",
-        "side",
-        "entry",
-        "entry z",
-        "beta",
-        "qty y",
-        "qty x",
-        "bars held",
-        "hold limit",
-    )
-    for name in heads:
-        table.add_column(name, justify="left" if name in heads[:3] else "right")
-    for p in report.open_positions:
-        table.add_row(
-            escape(f"{p.y_symbol} ~ {p.x_symbol}"),
-            p.side,
-            format_utc(p.entry_bar_ms),
-            _fmt_number(p.entry_z, "+.2f"),
-            _fmt_number(p.entry_beta, ".4f"),
-            _fmt_number(p.qty_y, ".10g"),  # quantities are orders: no rounding
-            _fmt_number(p.qty_x, ".10g"),
-            str(p.bars_held),
-            str(p.hold_limit) if p.hold_limit else "none",
-        )
-    console.print(table)
 
 
 def main() -> None:

@@ -160,7 +160,7 @@ def test_an_unexpected_error_is_one_line_naming_where_and_the_traceback_file(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("pairscan.jobs.scan._decide_and_commit", broken)
+    monkeypatch.setattr("pairscan.jobs.scan_bars.decide_and_commit", broken)
     result = scan()
     no_traceback(result)
     assert result.exit_code == EXIT_FAILED
@@ -180,7 +180,7 @@ def test_ctrl_c_is_exit_130_without_a_traceback_and_recorded(
     def interrupted(*_args: Any, **_kwargs: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("pairscan.jobs.scan._decide_and_commit", interrupted)
+    monkeypatch.setattr("pairscan.jobs.scan_bars.decide_and_commit", interrupted)
     result = scan()
     no_traceback(result)
     assert result.exit_code == EXIT_INTERRUPTED

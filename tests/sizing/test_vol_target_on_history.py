@@ -11,7 +11,7 @@ import pytest
 
 from pairscan.cache.align import AlignedPanel, align_candles
 from pairscan.config import SizingConfig
-from pairscan.demo import DemoSource
+from pairscan.demo.source import DemoSource
 from pairscan.fetch import fetch_closed_candles
 from pairscan.market import MS_PER_HOUR, MarketInfo, parse_utc
 from pairscan.sizing import SIDE_LONG, size_pair, spread_vol

@@ -1,5 +1,5 @@
-"""The recorded demo market shipped with pairscan, for the no-network first run and tests."""
+"""The recorded demo market shipped with pairscan, for the no-network first run and tests.
 
-from pairscan.demo.source import DEMO_EXCHANGE_ID, DemoSource, demo_end_ms, demo_symbols
-
-__all__ = ["DEMO_EXCHANGE_ID", "DemoSource", "demo_end_ms", "demo_symbols"]
+Import from the submodules: `demo.source` (the market, with numpy and pyarrow) and
+`demo.manifest` (its filters and clock, json only), so the light one stays light.
+"""

@@ -6,7 +6,6 @@ validation and cache code runs on it as on ccxt. It never touches the network.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -15,6 +14,8 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from pairscan.config import DEMO_EXCHANGE_ID
+from pairscan.demo.manifest import demo_end_ms, manifest
 from pairscan.errors import ConfigError, ExchangeError
 from pairscan.market import (
     MS_PER_HOUR,
@@ -26,7 +27,6 @@ from pairscan.market import (
     timeframe_ms,
 )
 
-DEMO_EXCHANGE_ID = "demo"
 PAGE_LIMIT = 1000
 _BASE_TF_MS = MS_PER_HOUR  # the recording is hourly; longer timeframes are aggregated
 
@@ -43,9 +43,8 @@ def _data_dir() -> Any:
 
 @cache
 def _markets() -> dict[str, _DemoMarket]:
-    doc = json.loads((_data_dir() / "markets.json").read_text(encoding="utf-8"))
     out = {}
-    for row in doc["markets"]:
+    for row in manifest()["markets"]:
         info = MarketInfo(
             symbol=row["symbol"],
             base=row["base"],
@@ -93,8 +92,9 @@ def demo_symbols() -> list[str]:
     return list(_markets())
 
 
-def demo_end_ms() -> int:
-    """Close time of the last recorded bar: the demo clock's default `now`."""
+def recorded_end_ms() -> int:
+    """Close time of the last bar in the recorded files (what the manifest's
+    `recorded_until_ms`, the demo clock, must say)."""
     return max(int(_hourly(m.file_stem).timestamp[-1]) for m in _markets().values()) + _BASE_TF_MS
 
 

@@ -7,21 +7,23 @@ one it talks to.
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pairscan.cache import Store, open_store
-from pairscan.config import Config, config_label
-from pairscan.demo import DEMO_EXCHANGE_ID, DemoSource, demo_end_ms
+from pairscan.config import DEMO_EXCHANGE_ID, Config, config_label
 from pairscan.errors import ConfigError
-from pairscan.fetch import MarketSource
 from pairscan.market import MS_PER_DAY, format_utc, utc_now_ms
 from pairscan.state import StateStore
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from pairscan.cache import Store
+    from pairscan.fetch import MarketSource
 
-# The current run's id, put into every log line (a scan sets it; other commands leave "-").
-RUN_ID: ContextVar[str] = ContextVar("run_id", default="-")
+# The adapters below (cache, demo recording, ccxt) are imported where they are opened: a
+# scan that finds its hour already decided opens only the state, and must not pay for
+# pandas and pyarrow at start-up (`tests/test_startup.py`).
+
+log = logging.getLogger(__name__)
 
 
 def is_demo(config: Config) -> bool:
@@ -41,7 +43,11 @@ def run_clock_ms(config: Config, now_ms: int | None) -> int:
     if now_ms is not None:
         _check_now(now_ms)
         return now_ms
-    return demo_end_ms() if is_demo(config) else utc_now_ms()
+    if is_demo(config):
+        from pairscan.demo.manifest import demo_end_ms
+
+        return demo_end_ms()
+    return utc_now_ms()
 
 
 def _check_now(now_ms: int) -> None:
@@ -76,6 +82,8 @@ def effective_clock_ms(source: MarketSource, clock_ms: int) -> int:
 def open_source(config: Config, now_ms: int) -> MarketSource:
     """The market-data source named by `exchange.id` (ccxt is imported only if needed)."""
     if is_demo(config):
+        from pairscan.demo.source import DemoSource
+
         return DemoSource(now_ms=now_ms, label=config_label(config))
     from pairscan.fetch.ccxt_source import CcxtSource
 
@@ -88,6 +96,8 @@ def cache_exchange_id(config: Config) -> str:
 
 
 def open_cache(config: Config) -> Store:
+    from pairscan.cache import open_store
+
     return open_store(config.cache.backend, config.data_dir / "cache")
 
 

@@ -1,6 +1,7 @@
 """`pairs scan`: the hourly job, one straight line from the exchange to delivered tickets.
 
-lock -> cache update -> selection in force (stored, or made and stored) -> last-bar statistics
+lock -> (hour already decided: only retry deliveries) -> cache update -> selection in force
+(stored, or made and stored) -> last-bar statistics
 -> one state-machine step per pair -> sizes -> tickets and new states in ONE transaction ->
 deliver pending tickets per channel -> export -> run record -> unlock. A rerun of an hour
 already processed decides nothing again and only retries undelivered tickets.
@@ -8,39 +9,25 @@ already processed decides nothing again and only retries undelivered tickets.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
 import logging
 import os
-import tempfile
 import time
 import uuid
-from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 
-import numpy as np
-
-from pairscan.cache import Store, read_panel
-from pairscan.cache.align import AlignedPanel
 from pairscan.config import Config
-from pairscan.errors import CacheError, ExchangeError, LockedError, NotifyError
-from pairscan.jobs.cache_update import UpdateReport, run_cache_update
+from pairscan.errors import ExchangeError, LockedError, NotifyError
+from pairscan.jit import first_compile_notice
 from pairscan.jobs.common import (
-    RUN_ID,
     cache_exchange_id,
-    open_cache,
-    open_source,
     open_state,
     run_clock_ms,
     state_db_path,
 )
-from pairscan.jobs.digest import digest_due, paper_book, send_digest
+from pairscan.jobs.digest import digest_due
 from pairscan.jobs.lock import run_lock
-from pairscan.jobs.positions import BarValues, machine_from_records, records_after_bar
 from pairscan.jobs.preflight import (
     channels_or_fail,
     check_state_not_lost,
@@ -48,90 +35,21 @@ from pairscan.jobs.preflight import (
     runs_log_path,
     tickets_dir,
 )
-from pairscan.jobs.scan_decide import (
-    PairDecision,
-    StoredSelection,
-    bars_since_real,
-    decide,
-    is_refusal,
-    refusal_text,
-    select_at,
-    tracked_pairs,
-)
-from pairscan.market import MS_PER_HOUR, MarketInfo, format_utc, last_closed_open_ms, timeframe_ms
+from pairscan.jobs.scan_report import MAX_TICKET_AGE_MS, ScanReport
+from pairscan.market import format_utc, last_closed_open_ms, timeframe_ms
 from pairscan.notify import Channel, Message
 from pairscan.redaction import redact
-from pairscan.signals import Action
-from pairscan.state import PositionRecord, StateStore
-from pairscan.stats.explain import SelectionFacts, sum_reasons, universe_warnings, why_empty
-from pairscan.stats.schedule import Schedule
+from pairscan.run_id import RUN_ID
+from pairscan.state import StateStore
 from pairscan.tickets import (
-    Leg,
-    Ticket,
-    TicketAction,
-    combine,
     export_new,
-    load_selection,
     mark_delivered,
-    outbox_writer,
     pending,
     record_failure,
-    selection_writer,
-    ticket_id,
     to_message,
 )
 
 log = logging.getLogger(__name__)
-
-# Tickets older than this are not sent to a channel that never got them (a channel added
-# later, or one down for two days): a stale instruction is worse than none.
-MAX_TICKET_AGE_MS = 48 * MS_PER_HOUR
-# Bars a run catches up after missed runs (a week of hourly bars); older ones are skipped.
-MAX_CATCHUP_BARS = 168
-
-
-@dataclass
-class ScanReport:
-    """What one run did. Times UTC ms; `bar_ms` is the open time of the decided bar."""
-
-    run_id: str
-    exchange: str
-    timeframe: str
-    started_ms: int
-    clock_ms: int  # the run's clock (--now, or the wall clock): tickets are stamped with it
-    bar_ms: int
-    status: str = "ok"  # ok | already_processed | dry_run | failed | interrupted
-    error: str | None = None  # why a failed run failed (redacted)
-    finished_ms: int = 0
-    universe: list[str] = field(default_factory=list)
-    symbol_errors: list[str] = field(default_factory=list)
-    selection_boundary_ms: int | None = None
-    selected: list[list[str]] = field(default_factory=list)
-    new_selection: bool = False
-    selection_changes: list[str] = field(default_factory=list)  # vs the previous selection
-    bars_decided: int = 0  # more than 1 when missed runs were caught up
-    pairs_scanned: int = 0
-    tickets: list[Ticket] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)  # entries a guard refused, with the reason
-    selection_reasons: dict[str, int] = field(default_factory=dict)  # pairs per reason
-    nothing_selected: str | None = None  # the binding cause when the selection is empty
-    warnings: list[str] = field(default_factory=list)
-    # Legs of tracked pairs without a real candle at a decided bar: no entry on them, open
-    # positions hold until signals.stale_bars, then close (data_stale).
-    missing_bars: list[str] = field(default_factory=list)
-    # Symbols without a new bar for signals.stale_bars bars (the exchange's clock).
-    stale_symbols: list[str] = field(default_factory=list)
-    delivered: dict[str, int] = field(default_factory=dict)
-    channel_errors: list[str] = field(default_factory=list)
-    open_positions: int = 0
-    book: dict[str, object] = field(default_factory=dict)  # the paper book's totals
-    markets: dict[str, MarketInfo] = field(default_factory=dict, repr=False)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def partial(self) -> bool:
-        return bool(self.symbol_errors or self.channel_errors)
 
 
 def run_scan(
@@ -140,11 +58,13 @@ def run_scan(
     now_ms: int | None = None,
     symbols: Sequence[str] = (),
     dry_run: bool = False,
+    on_compile: Callable[[str], None] | None = None,
 ) -> ScanReport:
     """One hourly scan (see the module docstring). `dry_run` computes and reports the tickets
     the run would make, on the bars it would fetch, but writes and sends nothing: the new bars
     go to a throwaway copy of the cache, the state is only read, and no lock is taken (a dry
-    run must never make the hourly run exit 3)."""
+    run must never make the hourly run exit 3). `on_compile` gets one line when Numba has to
+    compile kernels first (`jit.first_compile_notice`)."""
     clock = run_clock_ms(config, now_ms)
     tf_ms = timeframe_ms(config.cache.timeframe)
     report = ScanReport(
@@ -157,18 +77,27 @@ def run_scan(
     )
     RUN_ID.set(report.run_id)
     if dry_run:
-        with _scratch_cache(config) as scratch:
-            universe = _update_cache(scratch, clock, symbols, report)
+        from pairscan.jobs.scan_bars import decide_and_commit, scratch_cache, update_cache
+
+        with scratch_cache(config) as scratch, first_compile_notice(on_compile):
+            universe = update_cache(scratch, clock, symbols, report)
             # Reads the state when there is one, and never creates it.
             if state_db_path(config).is_file():
                 with open_state(config, create=False) as state:
-                    _decide_and_commit(scratch, state, universe, report, dry_run=True)
+                    last = state.last_bar_ms()
+                    if last is not None and last > report.bar_ms:
+                        # A replay of an hour before the state's: its positions are of a
+                        # later time, so the hour is decided as a first run would, and said.
+                        decide_and_commit(scratch, None, universe, report, dry_run=True)
+                        report.warnings.append(_state_ahead(report, last, replayed=True))
+                    else:
+                        decide_and_commit(scratch, state, universe, report, dry_run=True)
             else:
-                _decide_and_commit(scratch, None, universe, report, dry_run=True)
+                decide_and_commit(scratch, None, universe, report, dry_run=True)
         report.finished_ms = int(time.time() * 1000)
         return report
     try:
-        _locked_run(config, clock, symbols, report)
+        _locked_run(config, clock, symbols, report, on_compile)
     except LockedError:
         raise  # the run holding the lock keeps the record
     except BaseException as exc:
@@ -179,21 +108,68 @@ def run_scan(
     return report
 
 
-def _locked_run(config: Config, clock: int, symbols: Sequence[str], report: ScanReport) -> None:
+def _locked_run(
+    config: Config,
+    clock: int,
+    symbols: Sequence[str],
+    report: ScanReport,
+    on_compile: Callable[[str], None] | None,
+) -> None:
     """The hourly run under the lock: what can be checked before deciding is checked first
     (`jobs.preflight`), so a run that could not announce or keep its decisions decides none."""
     check_writable(config)
     with run_lock(config.data_dir / "state" / f"{report.exchange}.lock"):
         check_state_not_lost(config)
         channels = channels_or_fail(config)
-        universe = _update_cache(config, clock, symbols, report)
+        if _hour_done(config, report):
+            # Nothing to fetch or decide: only what is still undelivered goes out, without
+            # the data and statistics stack (a cron retry answers in a fraction of a second).
+            report.status = "already_processed"
+            with open_state(config) as state:
+                last = state.last_bar_ms()
+                if last is not None and last > report.bar_ms:
+                    report.warnings.append(_state_ahead(report, last, replayed=False))
+                _deliver(config, state, clock, report, channels)
+                export_new(state, tickets_dir(config))
+                report.open_positions = len(state.open_positions())
+            return
+        from pairscan.jobs.scan_bars import book_and_digest, decide_and_commit, update_cache
+
+        universe = update_cache(config, clock, symbols, report)
         _require_fresh_data(report)
-        with open_state(config) as state:
-            _decide_and_commit(config, state, universe, report, dry_run=False)
+        with open_state(config) as state, first_compile_notice(on_compile):
+            decide_and_commit(config, state, universe, report, dry_run=False)
             _deliver(config, state, clock, report, channels)
             export_new(state, tickets_dir(config))
             report.open_positions = len(state.open_positions())
-            _book_and_digest(config, state, channels, report)
+            book_and_digest(config, state, channels, report)
+
+
+def _state_ahead(report: ScanReport, last_ms: int, *, replayed: bool) -> str:
+    """One line for a run whose bar is older than the state's last processed bar (a `--now`
+    in the past): what the run did about it."""
+    head = (
+        f"the {report.exchange} state is ahead of this run: its last processed bar is "
+        f"{format_utc(last_ms)}, this run's {format_utc(report.bar_ms)}"
+    )
+    if replayed:
+        return f"{head}; decided as a first run would, from no open positions"
+    return f"{head}; nothing decided (`scan --dry-run` replays a past hour)"
+
+
+def _hour_done(config: Config, report: ScanReport) -> bool:
+    """The state has decided the run's bar already and no digest is due: the run only
+    retries deliveries. (The exchange's clock can only move the bar earlier, so the cache
+    update, which a full run does first, could not change this answer.)"""
+    if not state_db_path(config).is_file():
+        return False
+    with open_state(config, create=False) as state:
+        last = state.last_bar_ms()
+        return (
+            last is not None
+            and report.bar_ms <= last
+            and not digest_due(state, config, report.bar_ms)
+        )
 
 
 def _require_fresh_data(report: ScanReport) -> None:
@@ -221,416 +197,6 @@ def _record_failure(config: Config, report: ScanReport, exc: BaseException) -> N
         log.error("could not write the run record: %s", write_error)
 
 
-@contextlib.contextmanager
-def _scratch_cache(config: Config) -> Iterator[Config]:
-    """`config` with its cache replaced by a throwaway copy of the cached candles of this
-    exchange and timeframe (funding is not needed to decide), for a dry run to update."""
-    exchange, timeframe = cache_exchange_id(config), config.cache.timeframe
-    with tempfile.TemporaryDirectory(prefix="pairscan-dry-run-") as folder:
-        scratch = dataclasses.replace(
-            config,
-            data_dir=Path(folder),
-            cache=dataclasses.replace(config.cache, funding=False),
-        )
-        if (config.data_dir / "cache").is_dir():
-            with open_cache(config) as real, open_cache(scratch) as copy:
-                for key in real.list_series(exchange):
-                    if key.timeframe == timeframe:
-                        candles = real.read_candles(exchange, key.symbol, timeframe)
-                        copy.write_candles(exchange, key.symbol, timeframe, candles)
-        yield scratch
-
-
-def _update_cache(
-    config: Config, clock: int, symbols: Sequence[str], report: ScanReport
-) -> list[str]:
-    started = time.perf_counter()
-    update: UpdateReport = run_cache_update(config, now_ms=clock, symbols=symbols)
-    report.bar_ms = min(
-        report.bar_ms, last_closed_open_ms(update.now_ms, timeframe_ms(config.cache.timeframe))
-    )
-    report.symbol_errors = [f"{s.symbol}: {s.error}" for s in update.failed]
-    report.stale_symbols = [
-        f"{s.symbol}: no new bar for {s.bars_behind} bars (last {format_utc(s.last_ms)})"
-        if s.bars_behind is not None
-        else f"{s.symbol}: nothing cached"
-        for s in update.stale
-    ]
-    report.universe = [s.symbol for s in update.symbols]
-    report.seconds["fetch"] = time.perf_counter() - started
-    return report.universe
-
-
-def _decide_and_commit(
-    config: Config,
-    state: StateStore | None,
-    universe: list[str],
-    report: ScanReport,
-    dry_run: bool,
-) -> None:
-    """Decide every bar not processed yet, oldest first, one commit each: when cron skipped
-    hours (machine down, a long outage), the missed bars are caught up in order, so the state
-    and the tickets are what hourly runs would have made (each ticket says its bar; tickets
-    older than MAX_TICKET_AGE_MS are kept but not sent). A dry run decides the newest bar only.
-    """
-    started = time.perf_counter()
-    last = state.last_bar_ms() if state is not None else None
-    if last is not None and report.bar_ms <= last:
-        report.status = "already_processed"
-        return
-    tf_ms = timeframe_ms(config.cache.timeframe)
-    bars = _bars_to_decide(last, report.bar_ms, tf_ms, dry_run)
-    sched = Schedule.of(config.stats.formation_days, config.stats.reselect_every_hours)
-    warmup = (
-        config.stats.window_bars + config.stats.z_window_bars + config.sizing.vol_window_bars
-    ) * tf_ms
-    start = min(sched.formation(sched.boundary_of(bars[0]))[0], bars[0] - warmup)
-    with open_cache(config) as store:
-        symbols = universe + _held_outside(state, universe, store, report.exchange, config)
-
-        def read(names: list[str]) -> AlignedPanel:
-            return read_panel(
-                store,
-                report.exchange,
-                names,
-                config.cache.timeframe,
-                start_ms=start,
-                end_ms=report.bar_ms,
-                max_ffill_bars=config.cache.max_ffill_bars,
-            )
-
-        try:
-            panel = read(symbols)
-        except CacheError:  # find the unreadable files and leave their symbols out
-            panel = read(_readable(store, symbols, config, report))
-    report.markets = _markets(config, report)
-    report.bars_decided = len(bars)
-    for bar in bars:
-        _decide_bar(config, state, _up_to(panel, bar), bar, sched, report, dry_run)
-    report.seconds["decide"] = time.perf_counter() - started
-
-
-def _held_outside(
-    state: StateStore | None, universe: list[str], store: Store, exchange: str, config: Config
-) -> list[str]:
-    """Cached symbols of open positions that left the universe (dropped from the top-N
-    ranking, delisted): read with it, so those positions are still decided and closed (stale
-    data, delisted) instead of being held forever."""
-    if state is None:
-        return []
-    held = {s for pair, r in state.records().items() if r.is_open for s in pair}
-    outside = []
-    for symbol in sorted(held - set(universe)):
-        try:
-            if store.last_timestamp(exchange, symbol, config.cache.timeframe) is not None:
-                outside.append(symbol)
-        except CacheError as exc:
-            log.error("%s", exc)  # unreadable: the position is reported, not decided
-    return outside
-
-
-def _readable(store: Store, symbols: list[str], config: Config, report: ScanReport) -> list[str]:
-    """The symbols whose cached candles can be read; an unreadable (corrupt, foreign) file
-    stops its symbol only, reported, so the positions on the others are still decided."""
-    ok = []
-    for symbol in symbols:
-        try:
-            store.read_candles(report.exchange, symbol, config.cache.timeframe, start_ms=None)
-        except CacheError as exc:
-            message = str(exc)
-            if not any(message in e for e in report.symbol_errors):
-                report.symbol_errors.append(f"{symbol}: {message}")
-            continue
-        ok.append(symbol)
-    return ok
-
-
-def _bars_to_decide(last: int | None, bar_ms: int, tf_ms: int, dry_run: bool) -> list[int]:
-    if last is None or dry_run:
-        return [bar_ms]
-    first = max(last + tf_ms, bar_ms - (MAX_CATCHUP_BARS - 1) * tf_ms)
-    if first > last + tf_ms:
-        log.warning(
-            "%d bars since the last processed one: catching up the last %d only",
-            (bar_ms - last) // tf_ms,
-            MAX_CATCHUP_BARS,
-        )
-    return list(range(first, bar_ms + 1, tf_ms))
-
-
-def _up_to(panel: AlignedPanel, bar_ms: int) -> AlignedPanel:
-    """The panel's rows up to and including the bar opening at `bar_ms`."""
-    end = int(np.searchsorted(panel.timestamps, bar_ms, side="right"))
-    if end == panel.timestamps.size:
-        return panel
-    rows = slice(0, end)
-    return dataclasses.replace(
-        panel,
-        timestamps=panel.timestamps[rows],
-        open=panel.open[rows],
-        high=panel.high[rows],
-        low=panel.low[rows],
-        close=panel.close[rows],
-        volume=panel.volume[rows],
-        filled=panel.filled[rows],
-    )
-
-
-def _decide_bar(
-    config: Config,
-    state: StateStore | None,
-    panel: AlignedPanel,
-    bar_ms: int,
-    sched: Schedule,
-    report: ScanReport,
-    dry_run: bool,
-) -> None:
-    """One bar: the selection in force, a machine step for every tracked pair, sizes, tickets;
-    the new states and the tickets committed together."""
-    boundary = sched.boundary_of(bar_ms)
-    stored = load_selection(state, boundary) if state is not None else None
-    new_selection = stored is None
-    if stored is None:
-        selection = select_at(panel, boundary, config)
-        report.new_selection = True
-        previous = load_selection(state) if state is not None else None
-        old = set(StoredSelection.from_payload(*previous).pairs()) if previous else set()
-        new = set(selection.pairs())
-        report.selection_changes = [f"added {y} ~ {x}" for y, x in sorted(new - old)] + [
-            f"dropped {y} ~ {x}" for y, x in sorted(old - new)
-        ]
-        log.info(
-            "re-selected at %s: %d pairs; %s",
-            format_utc(boundary),
-            len(new),
-            "; ".join(report.selection_changes) or "no change",
-        )
-    else:
-        selection = StoredSelection.from_payload(boundary, stored[1])
-    report.selection_boundary_ms = boundary
-    report.selected = [list(p) for p in selection.pairs()]
-    _explain_selection(panel, selection, sched, config, report)
-    records = state.records() if state is not None else {}
-    open_pairs = [k for k, r in records.items() if r.is_open]
-    missing = sorted({s for p in open_pairs for s in p if s not in panel.symbols})
-    if missing:
-        report.symbol_errors.append(f"open positions on symbols outside the universe: {missing}")
-    pairs = [p for p in tracked_pairs(selection, open_pairs) if set(p) <= set(panel.symbols)]
-    report.pairs_scanned = len(pairs)
-    report.missing_bars.extend(_missing_bars(panel, pairs, bar_ms))
-    markets = report.markets
-    machine = machine_from_records(pairs, records)
-    open_gross = _open_gross(records, pairs, panel.symbols, panel.close[-1], markets)
-    new_state, decisions = decide(
-        panel, bar_ms, selection, pairs, machine, open_gross, markets, config
-    )
-    tickets = [
-        t
-        for d in decisions
-        if (t := _ticket(d, records.get(d.pair), bar_ms, report, config, markets)) is not None
-    ]
-    report.tickets.extend(tickets)
-    report.dropped.extend(
-        f"{d.pair[0]} ~ {d.pair[1]}: {d.size.dropped}"
-        for d in decisions
-        if d.size is not None and d.size.dropped
-    )
-    report.refused.extend(refusal_text(d, config.stats) for d in decisions if is_refusal(d))
-    if dry_run or state is None:
-        report.status = "dry_run"
-        return
-    action = np.array([d.action for d in decisions], dtype=np.int64)
-    rows = records_after_bar(pairs, records, new_state, action, bar_ms, _bar_values(decisions))
-    writers = [outbox_writer(tickets)]
-    if new_selection:
-        writers.append(selection_writer(boundary, selection.to_payload()))
-    state.commit_run(bar_ms, rows, extra=combine(*writers), expect_last_bar_ms=state.last_bar_ms())
-
-
-def _explain_selection(
-    panel: AlignedPanel,
-    selection: StoredSelection,
-    sched: Schedule,
-    config: Config,
-    report: ScanReport,
-) -> None:
-    """Pairs per rejection reason, the binding cause when nothing is selected, and warnings
-    about the universe (`stats.explain`, the backtest's rule too)."""
-    reasons = sum_reasons([Counter(selection.reason)])
-    facts = SelectionFacts.of(
-        panel.symbols,
-        panel.timestamps,
-        panel.real,
-        len(selection.eligible),
-        reasons,
-        config.stats.min_adv_quote,
-    )
-    report.selection_reasons = reasons
-    report.nothing_selected = why_empty(facts, sched, len(selection.pairs()))
-    report.warnings = universe_warnings(panel.symbols, report.markets, config.universe.quote)
-
-
-def _missing_bars(panel: AlignedPanel, pairs: Sequence[tuple[str, str]], bar_ms: int) -> list[str]:
-    """One line per leg of a tracked pair whose candle at `bar_ms` is missing or forward-filled:
-    the bar is decided without it, and the run says so."""
-    if not panel.timestamps.size or int(panel.timestamps[-1]) != bar_ms:
-        return [f"no cached bar at {format_utc(bar_ms)} for any symbol"] if pairs else []
-    lines = []
-    for symbol in sorted({s for pair in pairs for s in pair}):
-        k = panel.symbols.index(symbol)
-        if not panel.real[-1, k]:
-            since = bars_since_real(panel, symbol, bar_ms)
-            lines.append(
-                f"{symbol}: no candle for {format_utc(bar_ms)} ({since} bars since its last "
-                "real one): no entry on it; its open positions close after signals.stale_bars"
-            )
-    return lines
-
-
-def _bar_values(decisions: list[PairDecision]) -> BarValues:
-    qy = [d.size.qty_y if d.size is not None and d.size.ok else 0.0 for d in decisions]
-    qx = [d.size.qty_x if d.size is not None and d.size.ok else 0.0 for d in decisions]
-    return BarValues(
-        z=np.array([d.z for d in decisions]),
-        alpha=np.array([d.alpha for d in decisions]),
-        beta=np.array([d.beta for d in decisions]),
-        price_y=np.array([d.price_y for d in decisions]),
-        price_x=np.array([d.price_x for d in decisions]),
-        qty_y=np.array(qy),
-        qty_x=np.array(qx),
-    )
-
-
-def _markets(config: Config, report: ScanReport) -> dict[str, MarketInfo]:
-    try:
-        source = open_source(config, report.bar_ms)
-        try:
-            return source.load_markets()
-        finally:
-            source.close()
-    except ExchangeError as exc:
-        report.symbol_errors.append(f"market filters unavailable: {exc}")
-        return {}
-
-
-def _open_gross(
-    records: dict[tuple[str, str], PositionRecord],
-    pairs: Sequence[tuple[str, str]],
-    symbols: tuple[str, ...],
-    last_close: np.ndarray,
-    markets: dict[str, MarketInfo],
-) -> float:
-    """Gross notional of the open positions at the last closes (the book cap's starting point)."""
-    col = {s: k for k, s in enumerate(symbols)}
-    total = 0.0
-    for (y, x), rec in records.items():
-        if not rec.is_open or y not in col or x not in col:
-            continue
-        for s, q in ((y, rec.qty_y), (x, rec.qty_x)):
-            cs = markets[s].contract_size if s in markets else 1.0
-            total += abs(q) * cs * float(last_close[col[s]])
-    return total
-
-
-def _ticket(
-    d: PairDecision,
-    record: PositionRecord | None,
-    bar_ms: int,
-    report: ScanReport,
-    config: Config,
-    markets: dict[str, MarketInfo],
-) -> Ticket | None:
-    """The ticket of one decision, or None (hold, a dropped entry, a close of nothing)."""
-    sig = config.signals
-    y, x = d.pair
-    quote = y.split("/")[1].split(":")[0]
-    common: dict[str, Any] = {
-        "exchange": report.exchange,
-        "bar_ms": bar_ms,
-        # Decided at the bar's close: also for bars caught up after missed runs.
-        "created_ms": bar_ms + timeframe_ms(report.timeframe),
-        "y_symbol": y,
-        "x_symbol": x,
-        "hedge_ratio": d.beta,
-        "z": d.z,
-        "entry_z": sig.entry_z,
-        "exit_z": sig.exit_z,
-        "stop_z": sig.stop_z,
-        "half_life_bars": None if not np.isfinite(d.half_life) else d.half_life,
-        "qvalue": None if not np.isfinite(d.qvalue) else d.qvalue,
-        "quote": quote,
-    }
-    if d.action in (Action.OPEN_LONG, Action.OPEN_SHORT):
-        size = d.size
-        if size is None or not size.ok:
-            return None
-        action: TicketAction = "open_long" if d.action == Action.OPEN_LONG else "open_short"
-        legs = (
-            Leg(
-                y,
-                "buy" if size.qty_y > 0 else "sell",
-                abs(size.qty_y),
-                abs(size.notional_y),
-                d.price_y,
-            ),
-            Leg(
-                x,
-                "buy" if size.qty_x > 0 else "sell",
-                abs(size.qty_x),
-                abs(size.notional_x),
-                d.price_x,
-            ),
-        )
-        return Ticket(
-            id=ticket_id(report.exchange, y, x, bar_ms, action),
-            action=action,
-            reason="entry",
-            legs=legs,
-            gross_quote=size.gross_quote,
-            daily_vol_quote=size.daily_vol_quote,
-            var95_quote=size.var95_quote,
-            var99_quote=size.var99_quote,
-            margin_quote=size.margin_quote,
-            pnl_estimate_quote=None,
-            **common,
-        )
-    if d.action != Action.CLOSE or record is None or (record.qty_y == 0.0 and record.qty_x == 0.0):
-        return None
-    cs = {s: (markets[s].contract_size if s in markets else 1.0) for s in (y, x)}
-    pnl = record.qty_y * cs[y] * (
-        d.price_y - (record.entry_price_y or d.price_y)
-    ) + record.qty_x * cs[x] * (d.price_x - (record.entry_price_x or d.price_x))
-    legs = (
-        Leg(
-            y,
-            "sell" if record.qty_y > 0 else "buy",
-            abs(record.qty_y),
-            abs(record.qty_y) * cs[y] * d.price_y,
-            d.price_y,
-        ),
-        Leg(
-            x,
-            "sell" if record.qty_x > 0 else "buy",
-            abs(record.qty_x),
-            abs(record.qty_x) * cs[x] * d.price_x,
-            d.price_x,
-        ),
-    )
-    return Ticket(
-        id=ticket_id(report.exchange, y, x, bar_ms, "close"),
-        action="close",
-        reason=d.reason,
-        legs=legs,
-        gross_quote=legs[0].notional_quote + legs[1].notional_quote,
-        daily_vol_quote=0.0,
-        var95_quote=0.0,
-        var99_quote=0.0,
-        margin_quote=0.0,
-        pnl_estimate_quote=pnl,
-        **common,
-    )
-
-
 def _deliver(
     config: Config, state: StateStore, clock: int, report: ScanReport, channels: list[Channel]
 ) -> None:
@@ -653,37 +219,6 @@ def _deliver(
             sent += 1
         report.delivered[channel.name] = sent
     report.seconds["deliver"] = time.perf_counter() - started
-
-
-def _book_and_digest(
-    config: Config, state: StateStore, channels: list[Channel], report: ScanReport
-) -> None:
-    """The paper book at the latest cached closes, into the report; the daily digest when due.
-    Neither may fail the run: trouble is reported as a channel error."""
-    closes = {}
-    with open_cache(config) as store:
-        for symbol in report.universe:
-            try:
-                candles = store.read_candles(
-                    report.exchange, symbol, config.cache.timeframe, report.bar_ms, report.bar_ms
-                )
-            except CacheError:
-                continue  # already reported by the update; the book marks it unknown
-            if len(candles):
-                closes[symbol] = float(candles.close[-1])
-        book = paper_book(state, store, report.exchange, closes, report.markets, report.bar_ms)
-    report.book = {
-        "open_positions": len(book.open_positions),
-        "closed_positions": len(book.closed_positions),
-        "unrealised": book.unrealised_quote,
-        "realised": book.realised_quote,
-        "total": book.total_pnl_quote,
-        "fees": book.fees_quote,
-        "funding": book.funding_quote,
-        "quote": book.quote,
-    }
-    if digest_due(state, config, report.bar_ms):
-        report.channel_errors.extend(send_digest(state, channels, book, report.bar_ms))
 
 
 def _record_run(config: Config, report: ScanReport) -> None:
