@@ -17,12 +17,13 @@ import yaml
 from click.testing import CliRunner, Result
 
 from pairscan.cli import pairs
-from pairscan.demo import DemoSource, demo_symbols
+from pairscan.demo.source import DemoSource, demo_symbols
 from pairscan.market import MS_PER_HOUR, parse_utc
 from pairscan.state import FLAT, LONG_SPREAD, SHORT_SPREAD, PositionRecord, StateStore
 
 REPO = Path(__file__).resolve().parents[1]
 SPOT = [s for s in demo_symbols() if ":" not in s]
+PERPS = [s for s in demo_symbols() if ":" in s]
 RECORDING_START = parse_utc("2025-05-16")
 LAST_RECORDED_BAR = parse_utc("2026-05-15T23:00")
 
@@ -64,27 +65,30 @@ def without(data: dict[str, Any], *keys: str, row_keys: tuple[str, ...] = ()) ->
 
 
 def test_update_then_stats_json(tmp_path: Path) -> None:
+    """The demo's own universe is its ten perpetuals (a spread needs a short leg), ranked by
+    24h volume, with their funding; spot stays reachable with --symbols."""
     config = make_config(tmp_path)
     update = run_json(config, "cache", "update")
     assert update["exchange"] == "demo"
     assert update["timeframe"] == "1h"
     assert update["now_ms"] == parse_utc("2026-05-16")
     assert update["failed"] == []
-    tickers = DemoSource().fetch_tickers_24h(SPOT)
+    tickers = DemoSource().fetch_tickers_24h(PERPS)
     by_volume = [t.symbol for t in sorted(tickers, key=lambda t: (-t.quote_volume, t.symbol))]
     assert [s["symbol"] for s in update["symbols"]] == by_volume  # top_n by 24h volume
-    assert by_volume[0] == "BTC/USDT"
+    assert by_volume[0] == "BTC/USDT:USDT"
     for row in update["symbols"]:
         assert row["new_bars"] == row["total_bars"] == 8760
         assert (row["first_ms"], row["last_ms"]) == (RECORDING_START, LAST_RECORDED_BAR)
         assert (row["gaps"], row["missing_bars"], row["error"]) == (0, 0, None)
-        assert row["new_funding"] is None  # spot
-    assert (tmp_path / "data" / "cache" / "demo" / "BTC-USDT_1h.parquet").is_file()
+        assert row["new_funding"] == 1095  # every 8 h over the recorded year
+    assert (tmp_path / "data" / "cache" / "demo" / "BTC-USDT-USDT_1h.parquet").is_file()
 
     stats = run_json(config, "cache", "stats")
     assert stats["exchange"] == "demo"
-    series = stats["series"]
-    assert sorted(s["symbol"] for s in series) == sorted(SPOT)
+    series = [s for s in stats["series"] if s["timeframe"] != "funding"]
+    assert sorted(s["symbol"] for s in series) == sorted(PERPS)
+    assert len(stats["series"]) == 2 * len(PERPS)  # candles and funding
     for row in series:
         assert row["timeframe"] == "1h"
         assert row["rows"] == 8760
@@ -328,7 +332,7 @@ def test_state_show_with_no_open_positions(tmp_path: Path) -> None:
     write_state(tmp_path, position("XRP/USDT", "ADA/USDT", FLAT))
     result = run(config, "state", "show")
     assert result.exit_code == 0, result.output
-    assert "last processed bar 2026-05-15 23:00Z, 1 pairs tracked" in result.stdout
+    assert "last processed bar 2026-05-15 23:00Z, 1 pair tracked" in result.stdout
     assert "no open positions" in result.stdout
     assert run_json(config, "state", "show")["open_positions"] == []
 
@@ -571,3 +575,199 @@ def test_a_clock_far_from_any_data_is_a_usage_error_and_writes_nothing(
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.*"))
+
+
+# ---- messages that point at the real cause ----------------------------------------------------
+
+
+def flat(text: str) -> str:
+    """Output with the terminal's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def test_scan_status_lists_the_open_positions(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    write_state(
+        tmp_path,
+        position("ETH/USDT", "BTC/USDT", LONG_SPREAD),
+        position("XRP/USDT", "ADA/USDT", FLAT, cooldown=3),
+    )
+    result = run(config, "scan", "--status")
+    assert result.exit_code == 0, result.output
+    out = flat(result.stdout)
+    assert "no scan has run yet for exchange demo" in out
+    assert "last processed bar 2026-05-15 23:00Z, 1 open position" in out
+    assert "LONG ETH/USDT ~ BTC/USDT since 2026-05-15 18:00Z, entry z -2.25, 5 bars held" in out
+    assert "XRP/USDT ~ ADA/USDT" not in out  # flat: not a position
+
+
+def test_an_empty_state_names_its_exchange_and_the_state_the_folder_holds(
+    tmp_path: Path,
+) -> None:
+    """After the demo, `state show` and `scan --status` without --exchange read binance's
+    (empty) state: they say so and point at the demo's."""
+    config = make_config(tmp_path)
+    write_state(tmp_path, position("ETH/USDT", "BTC/USDT", LONG_SPREAD))
+    folder = tmp_path / "data" / "state"
+    shown = CliRunner().invoke(pairs, ["--config", str(config), "state", "show"])
+    assert shown.exit_code == 0, shown.output
+    assert flat(shown.stdout) == (
+        f"no state database yet for binance ({folder / 'binance.sqlite'}): the first `pairs "
+        f"scan` creates it {folder} holds the state of demo: pairs --exchange demo state show"
+    )
+    status = CliRunner().invoke(pairs, ["--config", str(config), "scan", "--status"])
+    assert status.exit_code == 0, status.output
+    assert flat(status.stdout) == (
+        f"no scan has run yet for exchange binance {folder} holds the state of demo: "
+        "pairs --exchange demo scan --status"
+    )
+    assert not (folder / "binance.sqlite").exists()
+
+
+def test_a_bad_sweep_value_names_the_option_not_the_config_file(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    line = assert_one_line_error(
+        run(config, "backtest", "--sweep", "entry_z=1.5,abc"), starts="error: "
+    )
+    assert line == 'error: --sweep entry_z=abc: signals.entry_z must be a number (got "abc")'
+    # Each value is fine alone, the combination is not: the variant is named.
+    line = assert_one_line_error(
+        run(config, "backtest", "--sweep", "entry_z=3", "stop_z=2.5,5"), starts="error: "
+    )
+    assert line.startswith(
+        "error: --sweep entry_z=3 stop_z=2.5: signals needs stop_z > entry_z > exit_z >= 0"
+    )
+    # A combination that is fine together is not refused for its parts (entry_z=5 > the
+    # default stop_z 4): what stops it here is the empty cache.
+    line = assert_one_line_error(
+        run(config, "backtest", "--sweep", "entry_z=5", "stop_z=6"), starts="error: "
+    )
+    assert line == "error: nothing cached for exchange demo: run `pairs cache update` first"
+
+
+@pytest.mark.parametrize("sweep", [[], ["--sweep", "entry_z=2,2.5"]], ids=["run", "sweep"])
+def test_start_after_end_is_named_before_any_data_is_read(tmp_path: Path, sweep: list[str]) -> None:
+    config = make_config(tmp_path)  # nothing cached: the dates are checked first
+    result = run(config, "backtest", "--start", "2026-05-01", "--end", "2026-04-01", *sweep)
+    line = assert_one_line_error(result, starts="error: ")
+    assert line == "error: --start 2026-05-01 00:00Z is after --end 2026-04-01 00:00Z"
+
+
+def test_one_symbol_is_the_cause_named_not_the_cache(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    assert run(config, "cache", "update", "--symbols", "BTC/USDT:USDT").exit_code == 0
+    line = assert_one_line_error(run(config, "backtest"), starts="error: ")
+    assert line == "error: one symbol only (BTC/USDT:USDT): a pair needs two; add symbols"
+    scan = run(config, "scan", "--dry-run", "--symbols", "BTC/USDT:USDT")
+    assert scan.exit_code == 0, scan.output
+    out = flat(scan.stdout)
+    assert "no pair selected: one symbol only (BTC/USDT:USDT): a pair needs two" in out
+    assert "cache update" not in out
+
+
+def test_a_scan_before_the_cached_data_says_so_not_run_cache_update(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    symbols = "BTC/USDT:USDT,ETH/USDT:USDT,SOL/USDT:USDT"
+    assert run(config, "cache", "update", "--symbols", symbols).exit_code == 0
+    scan = run(config, "--now", "2025-05-10T00:05", "scan", "--dry-run", "--symbols", symbols)
+    assert scan.exit_code == 0, scan.output
+    out = flat(scan.stdout)
+    assert (
+        "no pair selected: 0 of the 3 symbols have cached bars up to 2025-05-09 23:00Z: a pair "
+        "needs two; the cache starts later or holds nothing for them"
+    ) in out
+    assert "run `pairs cache update`" not in out
+
+
+def test_a_backtest_on_another_timeframe_names_what_the_cache_holds(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    symbols = "BTC/USDT:USDT,ETH/USDT:USDT"
+    assert run(config, "cache", "update", "--timeframe", "4h", "--symbols", symbols).exit_code == 0
+    line = assert_one_line_error(run(config, "backtest"), starts="error: ")
+    assert line == (
+        "error: no cached symbols at 1h on demo; the cache holds 4h: set cache.timeframe to one "
+        "of them, or run `pairs cache update --timeframe 1h`"
+    )
+
+
+def test_sweep_out_writes_each_variant_into_its_folder(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    assert run(config, "cache", "update").exit_code == 0  # the demo's ten perpetuals
+    result = run(config, "backtest", "--sweep", "entry_z=2,2.5", "--out", "sweep", "--top", "0")
+    assert result.exit_code == 0, result.output
+    assert "one folder per variant" in result.stdout
+    trades = {}
+    for name in ("entry_z=2", "entry_z=2.5"):
+        folder = tmp_path / "sweep" / name
+        for file in ("ledger.csv", "ledger.parquet", "equity.csv", "pairs.csv", "equity.png"):
+            assert (folder / file).is_file(), folder / file
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        assert metrics["deflated_sharpe_trials"] == 2  # each variant counts both as trials
+        trades[name] = metrics["metrics"]["n_trades"]
+    assert trades["entry_z=2"] > trades["entry_z=2.5"] > 0  # each folder holds its variant
+
+
+def test_cache_stats_reports_a_corrupt_file_and_goes_on(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    assert run(config, "cache", "update", "--symbols", "BTC/USDT,ETH/USDT").exit_code == 0
+    path = tmp_path / "data" / "cache" / "demo" / "BTC-USDT_1h.parquet"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a truncated write
+    result = run(config, "cache", "stats")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    rows = {line.split()[1]: line for line in result.stdout.splitlines() if "/USDT " in line}
+    assert set(rows) == {"BTC/USDT", "ETH/USDT"}
+    assert "8760" in rows["ETH/USDT"]  # the other series is still described
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: BTC/USDT 1h: cache file {path} is corrupt (")
+    assert 'run "pairs cache update --symbols BTC/USDT" to rebuild it' in line
+    data = run(config, "cache", "stats", "--json")
+    assert data.exit_code == 1
+    stats = json.loads(data.stdout)
+    assert stats["failed"] == ["BTC/USDT"]
+    by_symbol = {s["symbol"]: s for s in stats["series"]}
+    assert by_symbol["BTC/USDT"]["error"].startswith(f"cache file {path} is corrupt")
+    assert (by_symbol["ETH/USDT"]["error"], by_symbol["ETH/USDT"]["rows"]) == (None, 8760)
+
+
+def test_an_unreachable_exchange_names_the_cause_in_its_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as unused:  # bound, never listening: every connect is refused
+        unused.bind(("127.0.0.1", 0))
+        base = f"http://127.0.0.1:{unused.getsockname()[1]}"
+        urls = {"public": f"{base}/api/v3", "fapiPublic": f"{base}/fapi/v1"}
+        config = make_config(
+            tmp_path,
+            yaml.safe_dump(
+                {"exchange": {"max_retries": 0, "ccxt_config": {"urls": {"api": urls}}}}
+            ),
+        )
+        for verbosity in ([], ["-vv"]):
+            result = CliRunner().invoke(
+                pairs, ["--config", str(config), *verbosity, "cache", "update"]
+            )
+            assert result.exit_code == 4, result.output
+            assert "Traceback" not in result.output
+            errors = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+            assert len(errors) == 1, result.stderr
+            assert errors[0].startswith(
+                "error: binance load_markets failed after 1 attempt: NetworkError: connection "
+                "refused: [Errno "
+            ), errors[0]
+            assert f"binance GET {base}/api/v3/exchangeInfo" in errors[0]
+
+
+def test_a_sweep_value_of_null_is_a_value_not_the_default(tmp_path: Path) -> None:
+    """`slippage_bps=null` means half the spread estimate, also in a sweep whose other variant
+    sets a number (the shared panel keeps the market's own costs)."""
+    config = make_config(tmp_path)
+    assert run(config, "cache", "update").exit_code == 0
+    result = run(config, "backtest", "--sweep", "slippage_bps=null,2", "--json")
+    assert result.exit_code == 0, result.output
+    variants = {v["variant"]: v for v in json.loads(result.stdout)}
+    assert set(variants) == {"slippage_bps=null", "slippage_bps=2"}
+    assert variants["slippage_bps=null"]["slippage"].startswith("half the corwin_schultz")
+    assert variants["slippage_bps=2"]["slippage"] == "2 bps (config)"
+    returns = {k: v["metrics"]["total_return"] for k, v in variants.items()}
+    assert returns["slippage_bps=null"] < returns["slippage_bps=2"]  # 1h spreads are wide

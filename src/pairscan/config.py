@@ -30,6 +30,10 @@ def _meta(help_text: str, **limits: Any) -> dict[str, Any]:
     return {"help": help_text, **limits}
 
 
+# The embedded recorded market (`pairscan.demo`): an exchange id like any ccxt one.
+DEMO_EXCHANGE_ID = "demo"
+
+
 @dataclass(frozen=True)
 class ExchangeConfig:
     """Stage 1 (fetch): which exchange, and how hard to retry it."""
@@ -398,9 +402,21 @@ def load_config(
     return dataclasses.replace(
         config,
         data_dir=data_dir.resolve(),
+        universe=_natural_universe(config),
         secrets=secrets,
         source=str(file_path) if file_path else "defaults",
     )
+
+
+def _natural_universe(config: Config) -> UniverseConfig:
+    """`universe.market_type: auto` on the demo market means its ten perpetuals: it records
+    Binance spot and USD-M perpetuals of the same coins, and a spread needs a short leg, which
+    perpetuals give without a borrow. Spot stays reachable (`--symbols BTC/USDT,...` or
+    `market_type: spot`). On a ccxt exchange `auto` is decided from its market list."""
+    universe = config.universe
+    if config.exchange.id == DEMO_EXCHANGE_ID and universe.market_type == "auto":
+        return dataclasses.replace(universe, market_type="swap")
+    return universe
 
 
 # ccxt constructor options whose type ccxt relies on: a wrong one would only fail at the first

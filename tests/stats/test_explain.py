@@ -47,8 +47,18 @@ def test_nothing_to_explain_when_a_pair_was_selected() -> None:
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"n_cached": 0, "first_bar_ms": None}, "no cached symbols: run `pairs cache update`"),
+        (
+            {"n_cached": 0, "first_bar_ms": None, "last_bar_ms": None},
+            "nothing cached for the 3 symbols: run `pairs cache update` first",
+        ),
+        (
+            {"n_cached": 0, "first_bar_ms": None},
+            "0 of the 3 symbols have cached bars up to 2026-01-01 00:00Z: a pair needs two",
+        ),
+        ({"n_cached": 1}, "1 of the 3 symbols has cached bars up to 2026-01-01 00:00Z"),
         ({"symbols": ("A/USDT:USDT",), "n_cached": 1}, "one symbol only (A/USDT:USDT)"),
+        # One symbol in the universe, nothing read: the universe is the cause, not the cache.
+        ({"symbols": ("A/USDT:USDT",), "n_cached": 0}, "one symbol only (A/USDT:USDT)"),
         (
             {"last_bar_ms": parse_utc("2025-07-01T00:00Z")},
             "not enough history: a selection needs 90 days (stats.formation_days) before its "

@@ -165,7 +165,9 @@ class ParquetStore(ClosingStore):
         return None if table is None else int(table.column("timestamp")[-1].as_py())
 
     def _key_of(self, path: Path) -> SeriesKey:
-        """The series a file holds: from its metadata, else guessed from its name."""
+        """The series a file holds: from its metadata, else guessed from its name (also when
+        the file cannot be read: listing it lets reading it report the fault for its series
+        alone, so `cache stats` shows the other series)."""
         stem = path.name[: -len(SUFFIX)]
         name_symbol, _, name_timeframe = stem.rpartition("_")
         # A recorded file without our metadata: `ETH-USDT-USDT` was most likely `ETH/USDT:USDT`.
@@ -174,8 +176,8 @@ class ParquetStore(ClosingStore):
         guess = f"{base}/{quote}" + (f":{settle}" if settle else "")
         try:
             meta = pq.read_schema(path).metadata or {}
-        except (pa.ArrowException, OSError) as exc:
-            raise _unreadable(path, guess, exc) from None
+        except (pa.ArrowException, OSError):
+            meta = {}
         return SeriesKey(
             exchange=_text(meta, "exchange") or path.parent.name,
             symbol=_text(meta, "symbol") or guess,

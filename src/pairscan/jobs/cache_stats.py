@@ -1,6 +1,8 @@
 """`pairs cache stats`: what is cached per series, how fresh it is, and how liquid the market was.
 
-Reads the store only; never fetches. Staleness is measured against the run's clock.
+Reads the store only; never fetches. Staleness is measured against the run's clock. A series
+that cannot be read (a corrupt or foreign file) is reported with its error, and the others are
+still described.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 from pairscan.cache import SeriesKey, Store, find_gaps
 from pairscan.cache.liquidity import adv, rolling_vwap, spread_bps
 from pairscan.config import Config
+from pairscan.errors import CacheError
 from pairscan.jobs.common import cache_exchange_id, open_cache, run_clock_ms
 from pairscan.market import MS_PER_HOUR, last_closed_open_ms, timeframe_ms
 
@@ -22,7 +25,8 @@ _LONGEST_FUNDING_INTERVAL_H = 8.0
 @dataclass(frozen=True)
 class SeriesStats:
     """One cached series. Times in UTC ms; staleness in bars of the series' timeframe
-    (hours for funding); liquidity figures in the quote currency and bps, None if unknown."""
+    (hours for funding); liquidity figures in the quote currency and bps, None if unknown.
+    `error`: why the series could not be read (its other figures are then empty)."""
 
     exchange: str
     symbol: str
@@ -38,6 +42,7 @@ class SeriesStats:
     adv_quote: float | None = None
     spread_bps: float | None = None
     vwap: float | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,11 @@ class StatsReport:
     exchange: str
     now_ms: int
     series: list[SeriesStats]
+
+    @property
+    def failed(self) -> list[SeriesStats]:
+        """The series that could not be read."""
+        return [s for s in self.series if s.error is not None]
 
 
 def run_cache_stats(config: Config, *, now_ms: int | None = None) -> StatsReport:
@@ -56,13 +66,35 @@ def run_cache_stats(config: Config, *, now_ms: int | None = None) -> StatsReport
             store.list_series(exchange),
             key=lambda k: (k.timeframe == FUNDING, k.symbol, k.timeframe),
         )
-        series = [
-            _funding_stats(store, key, clock)
-            if key.timeframe == FUNDING
-            else _candle_stats(config, store, key, clock)
-            for key in keys
-        ]
+        series = [_series_stats(config, store, key, clock) for key in keys]
     return StatsReport(exchange=exchange, now_ms=clock, series=series)
+
+
+def _series_stats(config: Config, store: Store, key: SeriesKey, now_ms: int) -> SeriesStats:
+    """One series; an unreadable one stops only its own row."""
+    try:
+        if key.timeframe == FUNDING:
+            return _funding_stats(store, key, now_ms)
+        return _candle_stats(config, store, key, now_ms)
+    except CacheError as exc:
+        try:
+            size = store.size_bytes(key)
+        except (CacheError, OSError):
+            size = 0
+        return SeriesStats(
+            exchange=key.exchange,
+            symbol=key.symbol,
+            timeframe=key.timeframe,
+            first_ms=None,
+            last_ms=None,
+            rows=0,
+            gaps=0,
+            missing_bars=0,
+            staleness=None,
+            stale=True,
+            size_bytes=size,
+            error=str(exc),
+        )
 
 
 def _last_finite(values: np.ndarray) -> float | None:

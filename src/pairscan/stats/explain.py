@@ -16,6 +16,7 @@ import numpy.typing as npt
 from pairscan.market import MS_PER_DAY, MarketInfo, format_utc, is_spot_market
 from pairscan.stats.schedule import Schedule
 from pairscan.stats.selection import Reason
+from pairscan.text import plural
 
 __all__ = [
     "SelectionFacts",
@@ -55,17 +56,22 @@ class SelectionFacts:
         n_eligible: int,
         reasons: Mapping[str, int],
         min_adv_quote: float,
+        *,
+        decided_bar_ms: int | None = None,
     ) -> SelectionFacts:
         """From the panel a run read: bar open times (UTC ms) and its bool (n_bars, n_symbols)
-        real-candle mask (cached = any real bar; first bar = the first row with one)."""
+        real-candle mask (cached = any real bar; first bar = the first row with one).
+        decided_bar_ms: the bar the run decided, when the panel may hold no row up to it
+        (default: the panel's last row)."""
         rows = np.flatnonzero(real.any(axis=1))
+        last = int(timestamps[-1]) if timestamps.size else None
         return cls(
             symbols=tuple(symbols),
             n_cached=int(real.any(axis=0).sum()),
             n_eligible=n_eligible,
             reasons=reasons,
             first_bar_ms=int(timestamps[rows[0]]) if rows.size else None,
-            last_bar_ms=int(timestamps[-1]) if timestamps.size else None,
+            last_bar_ms=decided_bar_ms if decided_bar_ms is not None else last,
             min_adv_quote=min_adv_quote,
         )
 
@@ -109,9 +115,9 @@ def universe_warnings(
         )
     others = sorted({quote_of(s) for s in symbols} - {configured_quote, ""})
     return lines + [
-        f"stats.min_adv_quote is read in each symbol's quote currency, and {len(held)} "
-        f"symbol(s) are quoted in {q} (not universe.quote {configured_quote}): e.g. "
-        f"{held[0]}; set the floor for {q}"
+        f"stats.min_adv_quote is read in each symbol's quote currency, and "
+        f"{plural(len(held), 'symbol')} quoted in {q} (not universe.quote {configured_quote}): "
+        f"e.g. {held[0]}; set the floor for {q}"
         for q in others
         if (held := [s for s in symbols if quote_of(s) == q])
     ]
@@ -119,14 +125,23 @@ def universe_warnings(
 
 def why_empty(facts: SelectionFacts, schedule: Schedule, selected: int) -> str | None:
     """The binding cause when no pair was selected (None when some were), checked in the order
-    a user would fix them: no data, one symbol, history, eligibility, then the check that
-    stopped the most pairs (the liquidity floor with its currency)."""
+    a user would fix them: one symbol, no data, history, eligibility, then the check that
+    stopped the most pairs (the liquidity floor with its currency). "Run `pairs cache update`"
+    is said only when nothing at all was read; a run that read bars gets the real cause."""
     if selected:
         return None
-    if facts.n_cached == 0:
-        return "no cached symbols: run `pairs cache update` first"
-    if len(facts.symbols) == 1 or facts.n_cached == 1:
-        return f"one symbol only ({facts.symbols[0]}): a pair needs two; add symbols"
+    n = len(facts.symbols)
+    if n < 2:
+        one = f"one symbol only ({facts.symbols[0]})" if n else "no symbol in the universe"
+        return f"{one}: a pair needs two; add symbols"
+    if facts.n_cached < 2:
+        if facts.last_bar_ms is None:
+            return f"nothing cached for the {n} symbols: run `pairs cache update` first"
+        return (
+            f"{facts.n_cached} of the {n} symbols {'has' if facts.n_cached == 1 else 'have'} "
+            f"cached bars up to {format_utc(facts.last_bar_ms)}: a pair needs two; the cache "
+            "starts later or holds nothing for them (`pairs cache stats` shows what it holds)"
+        )
     history = _history_cause(facts, schedule)
     if history is not None:
         return history
