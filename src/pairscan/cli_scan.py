@@ -15,6 +15,7 @@ from pairscan.market import format_utc
 def scan_json(report: Any) -> dict[str, Any]:
     data: dict[str, Any] = dataclasses.asdict(report)
     data.pop("markets", None)
+    data.pop("closes", None)
     # Objects, not JSON text inside the JSON.
     data["tickets"] = [t.to_dict() if hasattr(t, "to_dict") else t for t in report.tickets]
     data["partial"] = report.partial

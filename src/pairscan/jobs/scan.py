@@ -224,7 +224,9 @@ def _deliver(
 def _record_run(config: Config, report: ScanReport) -> None:
     """Append one JSON line per run (a single write under PIPE_BUF: never a torn line)."""
     summary = {
-        k: v for k, v in asdict(report).items() if k not in ("tickets", "universe", "markets")
+        k: v
+        for k, v in asdict(report).items()
+        if k not in ("tickets", "universe", "markets", "closes")
     }
     summary["tickets"] = [t.id for t in report.tickets]
     summary["n_symbols"] = len(report.universe)

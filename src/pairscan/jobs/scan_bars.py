@@ -147,6 +147,7 @@ def decide_and_commit(
         except CacheError:  # find the unreadable files and leave their symbols out
             panel = read(_readable(store, symbols, config, report))
     report.markets = _markets(config, report)
+    report.closes = _closes_at(panel, report.bar_ms)
     report.bars_decided = len(bars)
     for bar in bars:
         _decide_bar(config, state, _up_to(panel, bar), bar, sched, report, dry_run)
@@ -464,22 +465,37 @@ def _ticket(
     )
 
 
+def _closes_at(panel: AlignedPanel, bar_ms: int) -> dict[str, float]:
+    """Each symbol's close at the bar opening at `bar_ms`, where that bar is a real candle."""
+    if panel.n_bars == 0 or int(panel.timestamps[-1]) != bar_ms:
+        return {}
+    close = panel.close[-1]
+    real = ~panel.filled[-1] & np.isfinite(close)
+    return {s: float(close[j]) for j, s in enumerate(panel.symbols) if real[j]}
+
+
+def _read_closes(store: Store, config: Config, report: ScanReport) -> dict[str, float]:
+    """The closes at `report.bar_ms` read from the cache (a run that decided nothing)."""
+    closes = {}
+    for symbol in report.universe:
+        try:
+            candles = store.read_candles(
+                report.exchange, symbol, config.cache.timeframe, report.bar_ms, report.bar_ms
+            )
+        except CacheError:
+            continue  # already reported by the update; the book marks it unknown
+        if len(candles):
+            closes[symbol] = float(candles.close[-1])
+    return closes
+
+
 def book_and_digest(
     config: Config, state: StateStore, channels: list[Channel], report: ScanReport
 ) -> None:
     """The paper book at the latest cached closes, into the report; the daily digest when due.
     Neither may fail the run: trouble is reported as a channel error."""
-    closes = {}
     with open_cache(config) as store:
-        for symbol in report.universe:
-            try:
-                candles = store.read_candles(
-                    report.exchange, symbol, config.cache.timeframe, report.bar_ms, report.bar_ms
-                )
-            except CacheError:
-                continue  # already reported by the update; the book marks it unknown
-            if len(candles):
-                closes[symbol] = float(candles.close[-1])
+        closes = report.closes or _read_closes(store, config, report)
         book = paper_book(state, store, report.exchange, closes, report.markets, report.bar_ms)
     report.book = {
         "open_positions": len(book.open_positions),

@@ -51,6 +51,9 @@ class ScanReport:
     open_positions: int = 0
     book: dict[str, object] = field(default_factory=dict)  # the paper book's totals
     markets: dict[str, MarketInfo] = field(default_factory=dict, repr=False)
+    # Real closes at `bar_ms` from the panel the run decided on (the paper book marks at them,
+    # without reading every series again); not part of the run record.
+    closes: dict[str, float] = field(default_factory=dict, repr=False)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
