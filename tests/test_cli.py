@@ -185,7 +185,9 @@ def test_both_backends_give_identical_summaries(tmp_path: Path) -> None:
             without(stats, row_keys=("size_bytes",)),  # sqlite's size is an estimate
         )
     assert (tmp_path / "sqlite" / "data" / "cache" / "pairscan-cache.sqlite").is_file()
-    assert not (tmp_path / "sqlite" / "data" / "cache" / "demo").exists()
+    # The sqlite backend keeps no series file; the folder holds only the market info.
+    folder = tmp_path / "sqlite" / "data" / "cache" / "demo"
+    assert sorted(p.name for p in folder.iterdir()) == ["markets.json"]
     assert outputs["parquet"] == outputs["sqlite"]
     assert len(outputs["parquet"][1]["series"]) == 4  # three candle series, one funding
 

@@ -16,9 +16,9 @@ import pytest
 from rich.console import Console
 
 from pairscan.backtest.metrics import compute_metrics
-from pairscan.cli_backtest import print_backtest, print_sweep
-from pairscan.cli_cache import print_state, print_stats, print_update
-from pairscan.cli_scan import print_scan, print_status
+from pairscan.cli.render_backtest import print_backtest, print_sweep
+from pairscan.cli.render_cache import print_state, print_stats, print_update
+from pairscan.cli.render_scan import print_scan, print_status
 from pairscan.jobs.cache_stats import SeriesStats, StatsReport
 from pairscan.jobs.cache_update import SymbolUpdate, UpdateReport
 from pairscan.jobs.scan_report import ScanReport

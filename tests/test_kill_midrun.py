@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from pairscan.cache import SeriesKey, open_store
+from pairscan.cache.markets import MARKETS_FILE
 from pairscan.demo.source import demo_symbols
 from pairscan.market import MS_PER_HOUR, Candles, FundingRates, parse_utc
 from tests.fakes.binance import FakeBinance, Fault
@@ -313,11 +314,14 @@ def check_consistent(
                 assert pid.isdigit(), f"{when}: stray file {path}"
                 assert int(pid) in dead_pids, f"{when}: temp file of a live writer {path}"
             else:
-                assert path.suffix == ".parquet", f"{when}: stray file {path}"
+                assert path.suffix == ".parquet" or path.name == MARKETS_FILE, (
+                    f"{when}: stray file {path}"
+                )
     else:
         names = {p.name for p in cache_files(data_dir)}
         db = "pairscan-cache.sqlite"
-        assert names <= {db, f"{db}-wal", f"{db}-shm", f"{db}-journal"}, f"{when}: {names}"
+        allowed = {db, f"{db}-wal", f"{db}-shm", f"{db}-journal", MARKETS_FILE}
+        assert names <= allowed, f"{when}: {names}"
     return complete, funded
 
 

@@ -7,9 +7,11 @@ import pytest
 
 from pairscan.errors import ConfigError
 from pairscan.market import (
+    DEFAULT_TAKER_BPS,
     MS_PER_HOUR,
+    MarketInfo,
     format_utc,
-    is_perpetual_symbol,
+    is_spot_market,
     last_closed_open_ms,
     parse_utc,
     symbol_key,
@@ -76,10 +78,39 @@ def test_last_closed_bar() -> None:
     assert format_utc(None) == "-"
 
 
-def test_symbol_keys_and_perpetuals() -> None:
+def test_symbol_keys() -> None:
     assert symbol_key("ETH/USDT") == "ETH-USDT"
     assert symbol_key("ETH/USDT:USDT") == "ETH-USDT-USDT"
     assert symbol_key("1000SHIB/USDT:USDT") == "1000SHIB-USDT-USDT"
-    assert is_perpetual_symbol("ETH/USDT:USDT")
-    assert not is_perpetual_symbol("ETH/USDT")
-    assert not is_perpetual_symbol("BTC/USDT:USDT-260626")  # dated future: no funding
+
+
+def _market(symbol: str, kind: str, taker: float | None = None) -> MarketInfo:
+    base, _, rest = symbol.partition("/")
+    return MarketInfo(symbol, base, rest.split(":")[0], kind, True, taker_fee=taker)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("symbol", "kind", "perpetual", "spot"),
+    [
+        ("ETH/USDT:USDT", "swap", True, False),
+        ("ETH/USDT", "spot", False, True),
+        ("BTC/USDT:USDT-260626", "future", False, False),  # dated future: no funding
+        ("BTC/USD:BTC", "swap", True, False),  # inverse perpetual
+    ],
+)
+def test_the_market_type_alone_says_perpetual_or_spot(
+    symbol: str, kind: str, perpetual: bool, spot: bool
+) -> None:
+    market = _market(symbol, kind)
+    assert market.is_perpetual is perpetual
+    assert is_spot_market(symbol, {symbol: market}) is spot
+    # A market nobody described is neither: nothing is read from the symbol's form.
+    assert not is_spot_market(symbol, {})
+
+
+def test_taker_fee_is_the_exchanges_else_the_default_of_its_type() -> None:
+    assert _market("ETH/USDT:USDT", "swap", 0.0004).taker_fee_bps == pytest.approx(4.0)
+    assert _market("ETH/USDT:USDT", "swap").taker_fee_bps == 5.0
+    assert _market("ETH/USDT", "spot").taker_fee_bps == 10.0
+    assert _market("BTC/USDT:USDT-260626", "future").taker_fee_bps == 5.0
+    assert set(DEFAULT_TAKER_BPS) == {"spot", "swap", "future", "option", "other"}

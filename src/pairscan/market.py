@@ -86,18 +86,11 @@ def symbol_key(symbol: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", symbol.replace("/", "-").replace(":", "-"))
 
 
-def is_perpetual_symbol(symbol: str) -> bool:
-    """ccxt unified swap symbols carry a settle currency after `:` (`ETH/USDT:USDT`);
-    dated futures add `-YYMMDD`, which has no funding."""
-    _, _, settle = symbol.partition(":")
-    return bool(settle) and "-" not in settle
-
-
 def is_spot_market(symbol: str, markets: Mapping[str, MarketInfo]) -> bool:
-    """A spot market (shorting it needs a borrow): the exchange's market type when known, else
-    the ccxt symbol form (derivatives carry a settle currency after `:`)."""
+    """A spot market (shorting it needs a borrow), by the exchange's market type. A symbol
+    whose market is unknown is not taken for spot: nothing is guessed from its name."""
     market = markets.get(symbol)
-    return market.type == "spot" if market is not None else ":" not in symbol
+    return market is not None and market.type == "spot"
 
 
 def _span_mask(
@@ -216,7 +209,28 @@ class MarketInfo:
 
     @property
     def is_perpetual(self) -> bool:
+        """A perpetual swap (ccxt type `swap`): the one test of "has funding". A dated future
+        (`BTC/USDT:USDT-260626`, type `future`) is not one."""
         return self.type == "swap"
+
+    @property
+    def taker_fee_bps(self) -> float:
+        """Taker fee per fill in basis points (`5.0` is 0.05 % of notional): the exchange's,
+        else `DEFAULT_TAKER_BPS` of the market type."""
+        if self.taker_fee is not None:
+            return self.taker_fee * 1e4
+        return DEFAULT_TAKER_BPS[self.type]
+
+
+# Taker fees (bps) when the exchange's market info has none: Binance's base tier (VIP 0),
+# 0.1 % spot and 0.05 % on USDT-M derivatives; an unknown type pays the dearer spot rate.
+DEFAULT_TAKER_BPS: Mapping[MarketType, float] = {
+    "spot": 10.0,
+    "swap": 5.0,
+    "future": 5.0,
+    "option": 5.0,
+    "other": 10.0,
+}
 
 
 @dataclass(frozen=True)
@@ -225,3 +239,86 @@ class Ticker24h:
 
     symbol: str
     quote_volume: float
+
+
+# --- Liquidity: the one definition of dollar volume and ADV -----------------------------------
+# Here, below every stage, so the cache (`pairs cache stats`) and the pair selection (scan and
+# backtest eligibility) share it without the cache importing the numeric stack of `stats`.
+
+
+def typical_dollar_volume(
+    high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, volume: npt.ArrayLike
+) -> FloatArray:
+    """Quote-currency volume per bar: typical price (high + low + close) / 3 × base volume.
+
+    Element-wise, any shape (one series or a (n_bars, n_symbols) panel), quote currency; NaN
+    where an input is NaN. Binance klines also report the exact quoteVolume, but the cache keeps
+    ccxt's OHLCV schema (base volume only), so the quote volume is estimated; the typical price
+    stays within [low, high], hence so does the implied average trade price.
+    """
+    h, lo, c, v = (np.asarray(a, dtype=np.float64) for a in (high, low, close, volume))
+    result: FloatArray = (h + lo + c) / 3.0 * v
+    return result
+
+
+def trailing_adv(
+    timestamps: Int64Array, dollar_volume: FloatArray, tf_ms: int, days: float
+) -> FloatArray:
+    """Average daily dollar volume over the trailing `days` days, quote currency per day.
+
+    timestamps: int64[n] ascending bar open times (ms) of the bars that exist; dollar_volume:
+    float64[n] quote traded per bar. Returns float64[n]: the value at bar t sums the bars with
+    open time in (open_t - days, open_t] and divides by `days`; a missing bar counts as zero
+    volume. NaN during warm-up (until the span fits after the first bar's open) and where a bar
+    in the window has a non-finite dollar volume. Example: 1h bars, days=30 -> bars t-719..t.
+    Arguments are not validated here (`cache.liquidity.adv` does, for user input).
+    """
+    ts = np.asarray(timestamps, dtype=np.int64)
+    if ts.shape[0] == 0:
+        return np.empty(0, dtype=np.float64)
+    span_ms = round(days * MS_PER_DAY)
+    starts = window_starts(ts, span_ms)
+    sums, counts = window_finite_sums(np.asarray(dollar_volume, dtype=np.float64), starts)
+    complete = counts == np.arange(ts.shape[0]) - starts + 1
+    warm = ts + tf_ms - span_ms >= ts[0]
+    result: FloatArray = np.where(complete & warm, sums / days, np.nan)
+    return result
+
+
+def window_starts(ts: Int64Array, span_ms: int) -> npt.NDArray[np.intp]:
+    """starts[t]: first bar with open time > ts[t] - span_ms (so the window is starts[t]..t)."""
+    return np.searchsorted(ts, ts - np.int64(span_ms), side="right")
+
+
+def window_finite_sums(
+    values: FloatArray, starts: npt.NDArray[np.intp]
+) -> tuple[FloatArray, FloatArray]:
+    """Sum and count of the finite values in values[starts[t] : t + 1], for every t.
+
+    A single cumulative sum would carry the rounding error of the whole history into every
+    window (BTC dollar volumes reach 1e8 per bar and 1e12 per year); prefix sums restart in
+    blocks as long as the longest window, so a window straddles at most two blocks and its
+    error scales with one block's total, not the history's.
+    """
+    n = values.shape[0]
+    finite = np.isfinite(values)
+    clean = np.where(finite, values, 0.0)
+    index = np.arange(n)
+    block = int((index - starts).max()) + 1
+    n_blocks = -(-n // block)
+    same_block = index // block == starts // block
+    start_block_end = (starts // block) * block + block - 1
+    result = []
+    for column in (clean, finite.astype(np.float64)):
+        padded = np.zeros(n_blocks * block)
+        padded[:n] = column
+        prefix = np.cumsum(padded.reshape(n_blocks, block), axis=1).ravel()
+        before = np.where(starts % block > 0, prefix[np.maximum(starts - 1, 0)], 0.0)
+        result.append(
+            np.where(
+                same_block,
+                prefix[index] - before,
+                (prefix[start_block_end] - before) + prefix[index],
+            )
+        )
+    return result[0], result[1]

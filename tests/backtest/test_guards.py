@@ -10,7 +10,6 @@ close when the trade was closed because that leg's data ended (reason delisted).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from pairscan.backtest.engine import (
     BacktestResult,
     FloatArray,
     MarketPanel,
-    hedge_and_z,
     last_real_rows,
     pair_columns,
     run_backtest,
@@ -46,6 +44,7 @@ from pairscan.config import Config, load_config
 from pairscan.jobs.backtest import load_market
 from pairscan.jobs.cache_update import run_cache_update
 from pairscan.signals import REASON_NAMES, Action, Reason
+from pairscan.stats.hedge import hedge_and_z
 from pairscan.stats.selection import Reason as SelectionReason
 from pairscan.stats.selection import hedge_in_band
 from tests.fakes.binance import ExchangeState, start_fake_binance
@@ -98,10 +97,10 @@ def demo_run(demo_config: Config) -> Run:
 
 
 @pytest.fixture(scope="module")
-def unseen_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A config file whose cache holds the unseen perpetuals, fetched by real ccxt from the
-    local Binance-protocol server; the server stays up for the module, since the backtest
-    reads the market filters (lot steps, fees) from it."""
+def unseen_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A config file whose cache holds the unseen perpetuals and their market info (lot steps,
+    fees), fetched by real ccxt from the local Binance-protocol server, which is stopped
+    before any backtest: the backtest needs no network."""
     state = ExchangeState.from_folder(UNSEEN_DIR, extras=False)
     with start_fake_binance(state) as fake:
         settings = {
@@ -117,7 +116,7 @@ def unseen_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         report = run_cache_update(load_config(path, env={}), now_ms=state.now_ms, symbols=symbols)
         assert report.failed == []
         assert len(report.symbols) == 10
-        yield path
+    return path
 
 
 @pytest.fixture(scope="module", params=["demo", "unseen", f"unseen-q{LOOSE_QVALUE}"])
@@ -187,7 +186,7 @@ def test_every_entry_was_decided_with_the_rolling_beta_in_the_band(run: Run) -> 
     """The entry guard: the rolling hedge ratio at the bar that decided each filled entry."""
     ledger = _trades(run)
     iy, ix = pair_columns(run.panel, run.result.walk)
-    beta, _ = hedge_and_z(np.log(run.panel.close), iy, ix, run.config)
+    beta, _ = hedge_and_z(np.log(run.panel.close), iy, ix, run.config.stats)
     action = run.result.machine.action
     for trade in ledger:
         j, entry = int(trade[L_PAIR]), int(trade[L_ENTRY_BAR])

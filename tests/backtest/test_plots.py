@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pairscan.backtest.engine import hedge_and_z, pair_columns
+from pairscan.backtest.engine import pair_columns
 from pairscan.backtest.plots import (
     PairSeries,
     best_and_worst,
@@ -33,6 +33,7 @@ from pairscan.jobs.backtest import (
 )
 from pairscan.market import symbol_key
 from pairscan.signals import REASON_NAMES, Action, Gate, Reason
+from pairscan.stats.hedge import hedge_and_z
 from tests.backtest.test_job import demo_dir  # noqa: F401  (module-scoped demo cache)
 
 HOUR = pd.Timedelta(hours=1)
@@ -246,7 +247,7 @@ def test_result_beta_is_the_hedge_the_run_traded_on(run: Run) -> None:
     report = run.report
     result = report.result
     iy, ix = pair_columns(report.panel, result.walk)
-    beta, z = hedge_and_z(np.log(report.panel.close), iy, ix, run.config)
+    beta, z = hedge_and_z(np.log(report.panel.close), iy, ix, run.config.stats)
     np.testing.assert_array_equal(result.beta, beta)
     np.testing.assert_array_equal(result.z, z)
 

@@ -22,7 +22,7 @@ from pairscan.jobs.digest import (
 from pairscan.market import MS_PER_DAY, MS_PER_HOUR, parse_utc
 from pairscan.notify import ConsoleChannel, SlackChannel
 from pairscan.state import StateStore
-from pairscan.tickets import build_paper_book, selection_writer, set_meta
+from pairscan.tickets import build_paper_book, selection_writer
 from tests.fakes.chat import FakeChat
 from tests.tickets.factories import make_ticket
 
@@ -145,7 +145,7 @@ def test_the_single_digest_day_of_earlier_versions_is_honoured(tmp_path: Path) -
     config = Config(notify=NotifyConfig(channels=CHANNELS, digest_hour_utc=8))
     with StateStore(tmp_path / "s.sqlite") as state:
         state.commit_run(DAY, [])  # a state database with the outbox tables
-        set_meta(state, LAST_DIGEST_KEY, str(DAY // MS_PER_DAY))
+        state.set_meta(LAST_DIGEST_KEY, str(DAY // MS_PER_DAY))
         assert not digest_due(state, config, DAY + 9 * MS_PER_HOUR)
         assert digest_due(state, config, DAY + MS_PER_DAY + 8 * MS_PER_HOUR)
 
@@ -225,7 +225,7 @@ def test_a_channel_digested_by_an_earlier_version_counts_from_its_last_digest_da
         state.commit_run(DAY - week, [], extra=selection_writer(DAY - week, _selection([a], [b])))
         today = DAY + 2 * MS_PER_HOUR
         state.commit_run(today, [], extra=selection_writer(today, _selection([a, b], [])))
-        set_meta(state, LAST_DIGEST_KEY, str(DAY // MS_PER_DAY - 1))  # yesterday's, no selection
+        state.set_meta(LAST_DIGEST_KEY, str(DAY // MS_PER_DAY - 1))  # yesterday's, no selection
         assert channel_selection_changes(state, "console", DAY + 8 * MS_PER_HOUR) == (
             today,
             [f"added {b[0]} ~ {b[1]}"],

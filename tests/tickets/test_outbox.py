@@ -27,6 +27,7 @@ from pairscan.tickets import (
     record_failure,
     selection_writer,
 )
+from pairscan.tickets import export as export_module
 from pairscan.tickets import outbox as outbox_module
 from tests.tickets.factories import BAR, make_ticket
 
@@ -206,17 +207,17 @@ def test_a_crash_between_writing_and_recording_neither_loses_nor_duplicates(
     export_new(store, out)
     later = make_ticket("close", bar_ms=BAR + 2 * H)
     store.commit_run(BAR + 2 * H, [], extra=outbox_writer([later]))
-    real = outbox_module._append_durably
+    real = export_module._append_durably
 
     def write_then_crash(path: Path, text: str) -> None:
         real(path, text)  # the lines are on disk, fsynced...
         raise OSError("killed")  # ...and the run dies before the seq is recorded
 
-    monkeypatch.setattr(outbox_module, "_append_durably", write_then_crash)
+    monkeypatch.setattr(export_module, "_append_durably", write_then_crash)
     with pytest.raises(OSError, match="killed"):
         export_new(store, out)
     assert len(_lines(out / "tickets.jsonl")) == 3  # written, not recorded
-    monkeypatch.setattr(outbox_module, "_append_durably", real)
+    monkeypatch.setattr(export_module, "_append_durably", real)
     assert export_new(store, out) == (0, 1)  # the JSONL lines are recognised, the CSV's sent
     assert [json.loads(x)["seq"] for x in _lines(out / "tickets.jsonl")] == [1, 2, 3]
     assert [x.split(",")[0] for x in _lines(out / "tickets.csv")] == ["seq", "1", "2", "3"]

@@ -4,6 +4,7 @@ under 4096 characters."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -11,11 +12,10 @@ import pytest
 from rich.console import Console
 
 from pairscan.market import parse_utc
+from pairscan.notify import Message
 from pairscan.tickets import (
-    Rendered,
     Ticket,
     build_paper_book,
-    md2_escape,
     render_book_console,
     render_console,
     render_digest,
@@ -89,13 +89,6 @@ def test_the_checker_accepts_what_telegram_does_and_refuses_the_rest() -> None:
     for bad in ("z -2", "1.5", "*open", "`code", "a_b", "(x)", "x!", "**", "trail\\", "*a _b* c_"):
         with pytest.raises(MarkdownV2Error):
             check_markdown_v2(bad)
-
-
-def test_md2_escape_matches_the_documented_example() -> None:
-    assert md2_escape("z-score 2.5 (ETH/BTC) funding=+0.01% [x]!") == (
-        r"z\-score 2\.5 \(ETH/BTC\) funding\=\+0\.01% \[x\]\!"
-    )
-    assert md2_escape("_*[]()~`>#+-=|{}.!\\") == "".join("\\" + c for c in "_*[]()~`>#+-=|{}.!\\")
 
 
 def test_one_ticket_reads_as_one_line() -> None:
@@ -174,7 +167,7 @@ def test_the_digest_fits_every_channel() -> None:
     book = _big_book(3)
     changes = ["+ SOL/USDT ~ ETH/USDT (q 0.01)", "- DOGE/USDT ~ BTC/USDT (coint_broke)"]
     digest = render_digest(book, changes, parse_utc("2026-05-16T08:00"))
-    assert isinstance(digest, Rendered)
+    assert isinstance(digest, Message)
     assert digest.plain.splitlines()[0] == "Paper book digest 2026-05-16 08:00Z"
     assert "open 3 · gross" in digest.plain
     assert "no fee rate for C0_0.x/USDT" in digest.plain  # the book's notes are shown
@@ -222,5 +215,7 @@ def test_console_tables_show_symbols_literally() -> None:
 def test_to_message_is_the_three_forms() -> None:
     ticket = make_ticket()
     message = to_message(ticket)
-    assert message == Rendered(render_plain(ticket), render_slack(ticket), render_telegram(ticket))
-    assert set(message._asdict()) == {"plain", "slack", "telegram"}
+    assert message == Message(
+        slack=render_slack(ticket), telegram=render_telegram(ticket), plain=render_plain(ticket)
+    )
+    assert {f.name for f in dataclasses.fields(message)} == {"plain", "slack", "telegram"}

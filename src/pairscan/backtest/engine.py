@@ -1,6 +1,6 @@
 """Backtest: one run from a market panel to books and metrics, with the scan's own stages.
 
-Walk-forward selection (`backtest.walkforward`), hedge ratio and z (`stats`), the state
+Walk-forward selection (`backtest.walkforward`), hedge ratio and z (`stats.hedge`), the state
 machine (`signals`), vol-targeted sizes (`sizing`) and the simulator kernel
 (`backtest.kernels`), in that order. Pure: the job reads the cache and passes arrays in.
 """
@@ -30,7 +30,7 @@ from pairscan.backtest.kernels import (
     simulate_nb,
 )
 from pairscan.backtest.metrics import Metrics, compute_metrics
-from pairscan.backtest.walkforward import ADV_DAYS, WalkForward, walk_forward
+from pairscan.backtest.walkforward import WalkForward, walk_forward
 from pairscan.config import Config, SizingConfig, StatsConfig
 from pairscan.signals import (
     REASON_NAMES,
@@ -46,7 +46,7 @@ from pairscan.signals import (
 from pairscan.sizing.edge import formation_edge
 from pairscan.sizing.kernels import entry_notional_nb
 from pairscan.sizing.target import bars_per_year, default_vol_nobs
-from pairscan.stats import kalman_hedge, rolling_pair_stats_indexed
+from pairscan.stats.hedge import hedge_and_z
 from pairscan.stats.schedule import Schedule
 
 FloatArray = npt.NDArray[np.float64]
@@ -107,36 +107,11 @@ class BacktestResult:
     beta: FloatArray
 
 
-def hedge_and_z(
-    log_close: FloatArray, iy: IntArray, ix: IntArray, config: Config
-) -> tuple[FloatArray, FloatArray]:
-    """(beta, z), each (n_bars, n_pairs), by the configured hedge method; causal."""
-    stats = config.stats
-    if stats.hedge == "kalman":
-        beta = np.empty((log_close.shape[0], iy.size))
-        z = np.empty_like(beta)
-        for j, (a, b) in enumerate(zip(iy, ix, strict=True)):
-            k = kalman_hedge(
-                log_close[:, a],
-                log_close[:, b],
-                delta=stats.kalman_delta,
-                obs_var=stats.kalman_obs_var,
-            )
-            beta[:, j] = k.beta
-            z[:, j] = k.zscore
-        return beta, z
-    # Reads x and y from the symbol columns: no (n_bars, n_pairs) copies of the inputs.
-    _, beta, _, z = rolling_pair_stats_indexed(
-        log_close, iy, ix, stats.window_bars, stats.z_window_bars
-    )
-    return beta, z
-
-
 def select_walk_forward(
     panel: MarketPanel,
     stats: StatsConfig,
-    trade_from_row: int = 0,
-    adv_days: int = ADV_DAYS,
+    trade_from_row: int,
+    adv_days: int,
     on_window: Callable[[int, int], None] | None = None,
 ) -> WalkForward:
     """The walk-forward selections of the panel; no pair is traded before `trade_from_row`.
@@ -189,7 +164,11 @@ def run_backtest(
     n_bars = panel.timestamps.shape[0]
     log_close = np.log(panel.close)
     if hedge is None:
-        hedge = hedge_and_z(log_close, iy, ix, config) if iy.size else (np.zeros((n_bars, 0)),) * 2
+        hedge = (
+            hedge_and_z(log_close, iy, ix, config.stats)
+            if iy.size
+            else (np.zeros((n_bars, 0)),) * 2
+        )
     beta, z = hedge
     valid = panel.real[:, iy] & panel.real[:, ix]
     gate = entry_gate(walk.gate, beta, config.stats, spot_y=panel.spot[iy], spot_x=panel.spot[ix])

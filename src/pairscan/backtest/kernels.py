@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from pairscan.signals.kernels import Action, Reason
-from pairscan.sizing.kernels import LegCheck, leg_check_nb, pair_lots_nb
+from pairscan.sizing.kernels import LegCheck, book_cap_target_nb, leg_check_nb, pair_lots_nb
 
 # Ledger columns (float64), one row per round trip.
 (
@@ -267,7 +267,8 @@ def _decide_entries(
     min_order_quote: float,
 ) -> int:
     """This close's OPEN actions become pending entries sized at the close, in pair order,
-    within the book cap (quote gross). Returns the number of entries dropped."""
+    within the book cap (quote gross; the rule is `sizing.kernels.book_cap_target_nb`, the
+    scan's). Returns the number of entries dropped."""
     committed = -1.0
     dropped = 0
     for k in range(order.shape[0]):
@@ -286,12 +287,9 @@ def _decide_entries(
         target = notional_y[j]
         qy, qx = _order_qty(direction, target, beta[j], py, px, sy, sx, lots, min_order_quote)
         gross = abs(qy) * lots[0, sy] * py + abs(qx) * lots[0, sx] * px
-        room = cap - committed
-        if gross > room and gross > 0.0:
-            # Scaled on the unrounded gross, which is >= the rounded one: flooring the
-            # scaled legs then keeps the entry within the room.
-            target = max(room, 0.0) / (1.0 + abs(beta[j]))
-            qy, qx = _order_qty(direction, target, beta[j], py, px, sy, sx, lots, min_order_quote)
+        scaled = book_cap_target_nb(gross, beta[j], cap - committed)
+        if not math.isnan(scaled):
+            qy, qx = _order_qty(direction, scaled, beta[j], py, px, sy, sx, lots, min_order_quote)
             gross = abs(qy) * lots[0, sy] * py + abs(qx) * lots[0, sx] * px
         if qy == 0.0:
             dropped += 1

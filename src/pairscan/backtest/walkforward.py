@@ -15,21 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 from pairscan.config import StatsConfig
-from pairscan.market import MS_PER_DAY
 from pairscan.signals import Gate, gate_from_selection
+from pairscan.stats.eligibility import eligible_symbols
 from pairscan.stats.schedule import Schedule
 from pairscan.stats.selection import PairSelection, select_pairs
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
-
-# ADV is measured over the last `cache.adv_days` of the formation window (the cache's
-# liquidity metric, as `pairs cache stats` shows it); 30 days unless configured.
-ADV_DAYS = 30
-# A symbol joins a formation only with real (not forward-filled) closes on this share of its
-# bars: a late listing or a long outage would otherwise enter the tests with a short history.
-MIN_COVERAGE = 0.95
 
 
 @dataclass(frozen=True)
@@ -64,25 +57,6 @@ class WalkForward:
         return [p[0] for p in self.pairs], [p[1] for p in self.pairs]
 
 
-def eligible_symbols(
-    close: FloatArray,
-    real: BoolArray,
-    dollar_volume: FloatArray,
-    rows: slice,
-    bars_per_day: float,
-    adv_days: int = ADV_DAYS,
-) -> tuple[BoolArray, FloatArray]:
-    """Which symbols may enter a formation on `rows`, and their ADV (quote per day) over its
-    last adv_days: real bars on at least MIN_COVERAGE of the rows and a finite last close."""
-    covered = real[rows].mean(axis=0) >= MIN_COVERAGE
-    last_close = close[rows][-1]
-    ok = covered & np.isfinite(last_close)
-    adv_rows = max(1, round(adv_days * bars_per_day))
-    traded = dollar_volume[rows][-adv_rows:]
-    adv = np.nansum(traded, axis=0) / (traded.shape[0] / bars_per_day)
-    return ok, adv
-
-
 def walk_forward(
     timestamps: IntArray,
     symbols: Sequence[str],
@@ -91,20 +65,20 @@ def walk_forward(
     dollar_volume: FloatArray,
     tf_ms: int,
     config: StatsConfig,
-    adv_days: int = ADV_DAYS,
+    adv_days: int,
     on_window: Callable[[int, int], None] | None = None,
 ) -> WalkForward:
     """Select pairs at every boundary whose full formation window lies inside the panel.
 
     timestamps: int64 (n_bars,) bar open times, ms, regular step tf_ms. close: float64
     (n_bars, n_symbols), NaN where unknown; real: bool, True where the bar is a real candle
-    (not forward-filled); dollar_volume: float64 quote traded per bar. Bars before the first
+    (not forward-filled); dollar_volume: float64 quote traded per bar. Eligibility and ADV
+    (over `adv_days`, `cache.adv_days`) follow `stats.eligibility`. Bars before the first
     complete formation are never traded (gate DESELECTED). `on_window(done, total)` is called
     after each boundary (the selections are most of a backtest's time: a progress bar).
     """
     n_bars = timestamps.shape[0]
     sched = Schedule.of(config.formation_days, config.reselect_every_hours)
-    bars_per_day = MS_PER_DAY / tf_ms
     windows: list[Window] = []
     pairs: dict[tuple[str, str], int] = {}
     if n_bars == 0:
@@ -120,7 +94,7 @@ def walk_forward(
         f0, f1 = np.searchsorted(timestamps, [start, end])
         t1 = int(np.searchsorted(timestamps, end + sched.every_ms))
         rows = slice(int(f0), int(f1))
-        ok, adv = eligible_symbols(close, real, dollar_volume, rows, bars_per_day, adv_days)
+        ok, adv = eligible_symbols(timestamps, close, real, dollar_volume, rows, tf_ms, adv_days)
         names = [s for s, keep in zip(symbols, ok, strict=True) if keep]
         if len(names) < 2:
             continue

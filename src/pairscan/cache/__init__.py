@@ -5,13 +5,13 @@ Never imports ccxt, requests or click: fetched records come in as `Candles`/`Fun
 
 from pairscan.cache.align import AlignedPanel, align_candles, to_frame
 from pairscan.cache.merge import Gap, find_gaps, merge_candles, merge_funding, misaligned_count
+from pairscan.cache.open import open_store
 from pairscan.cache.store import (
     BACKENDS,
     FUNDING_TIMEFRAME,
     SeriesKey,
     Store,
     WriteResult,
-    open_store,
     read_panel,
 )
 

@@ -14,7 +14,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from pairscan.market import MS_PER_DAY, Candles, FloatArray, Int64Array
+from pairscan.market import (
+    MS_PER_DAY,
+    Candles,
+    FloatArray,
+    Int64Array,
+    trailing_adv,
+    typical_dollar_volume,
+    window_finite_sums,
+    window_starts,
+)
 
 SpreadEstimator = Literal["abdi_ranaldo", "corwin_schultz"]
 SPREAD_ESTIMATORS: tuple[str, ...] = get_args(SpreadEstimator)
@@ -28,28 +37,20 @@ _CS_K = 3.0 - 2.0 * math.sqrt(2.0)
 
 
 def dollar_volume(candles: Candles) -> FloatArray:
-    """Quote-currency volume per bar: typical price (high + low + close) / 3 × base volume.
-
-    Returns float64[n], one value per bar, quote currency. Binance klines also report the exact
-    quoteVolume, but the cache keeps ccxt's recorded OHLCV schema (base volume only), so the
-    quote volume is estimated; the typical price stays within [low, high], hence so does the
-    implied average trade price. The value at bar t uses bar t only.
+    """Quote-currency volume per bar (`market.typical_dollar_volume`): typical price
+    (high + low + close) / 3 × base volume. Returns float64[n]; the value at bar t uses bar t.
     """
-    high = np.asarray(candles.high, dtype=np.float64)
-    low = np.asarray(candles.low, dtype=np.float64)
-    close = np.asarray(candles.close, dtype=np.float64)
-    volume = np.asarray(candles.volume, dtype=np.float64)
-    return (high + low + close) / 3.0 * volume
+    return typical_dollar_volume(candles.high, candles.low, candles.close, candles.volume)
 
 
 def adv(candles: Candles, tf_ms: int, days: float) -> FloatArray:
-    """Average daily dollar volume over the trailing `days` days, in quote currency per day.
+    """Average daily dollar volume over the trailing `days` days, in quote currency per day:
+    `market.trailing_adv` on the symbol's candles, the definition the pair selection's
+    eligibility uses too (`stats.eligibility`), after checking the arguments.
 
-    Returns float64[n]. The value at bar t covers the `days`-long span ending at bar t's close,
-    that is the bars with close time in (close_t - days, close_t] (open time in
-    (open_t - days, open_t]), summed and divided by `days`. The window is set by timestamps, not
-    a bar count: a missing bar counts as zero volume. NaN during warm-up (until the span fits
-    after the first bar's open) and where a bar in the window has a non-finite dollar volume.
+    Returns float64[n]; the value at bar t covers the bars with open time in
+    (open_t - days, open_t], a missing bar counting as zero volume; NaN during warm-up and
+    where a bar in the window has a non-finite dollar volume.
     Example: 1h bars, days=30 -> bars t-719..t; the first 719 values are NaN.
     """
     _check_tf(tf_ms)
@@ -60,14 +61,7 @@ def adv(candles: Candles, tf_ms: int, days: float) -> FloatArray:
     span_ms = round(days * MS_PER_DAY)
     if span_ms < tf_ms:
         raise ValueError(f"days={days!r} is shorter than one bar of {tf_ms} ms; use more days")
-    ts = _timestamps(candles)
-    if ts.shape[0] == 0:
-        return np.empty(0, dtype=np.float64)
-    starts = _window_starts(ts, span_ms)
-    sums, counts = _window_finite_sums(dollar_volume(candles), starts)
-    complete = counts == np.arange(ts.shape[0]) - starts + 1
-    warm = ts + tf_ms - span_ms >= ts[0]
-    return np.where(complete & warm, sums / days, np.nan)
+    return trailing_adv(_timestamps(candles), dollar_volume(candles), tf_ms, days)
 
 
 def rolling_vwap(candles: Candles, window_bars: int, *, tf_ms: int) -> FloatArray:
@@ -83,10 +77,10 @@ def rolling_vwap(candles: Candles, window_bars: int, *, tf_ms: int) -> FloatArra
     ts = _timestamps(candles)
     if ts.shape[0] == 0:
         return np.empty(0, dtype=np.float64)
-    starts = _window_starts(ts, window_bars * tf_ms)
+    starts = window_starts(ts, window_bars * tf_ms)
     volume = np.asarray(candles.volume, dtype=np.float64)
-    notional, n_notional = _window_finite_sums(dollar_volume(candles), starts)
-    volume_sum, n_volume = _window_finite_sums(volume, starts)
+    notional, n_notional = window_finite_sums(dollar_volume(candles), starts)
+    volume_sum, n_volume = window_finite_sums(volume, starts)
     n_rows = np.arange(ts.shape[0]) - starts + 1
     ok = (n_notional == n_rows) & (n_volume == n_rows) & (volume_sum > 0.0)
     ok &= ts - (window_bars - 1) * tf_ms >= ts[0]
@@ -336,45 +330,8 @@ def _rolling_pair_mean(
     if ts.shape[0] == 0:
         return np.empty(0, dtype=np.float64)
     span_ms = window_bars * tf_ms
-    sums, counts = _window_finite_sums(per_pair, _window_starts(ts, span_ms))
+    sums, counts = window_finite_sums(per_pair, window_starts(ts, span_ms))
     ok = (2 * counts >= window_bars) & (counts > 0) & (ts - span_ms >= ts[0])
     out = np.full(ts.shape[0], np.nan)
     np.divide(sums, counts, out=out, where=ok)
     return out
-
-
-def _window_starts(ts: Int64Array, span_ms: int) -> IndexArray:
-    """starts[t]: first bar with open time > ts[t] - span_ms (so the window is starts[t]..t)."""
-    return np.searchsorted(ts, ts - np.int64(span_ms), side="right")
-
-
-def _window_finite_sums(values: FloatArray, starts: IndexArray) -> tuple[FloatArray, FloatArray]:
-    """Sum and count of the finite values in values[starts[t] : t + 1], for every t.
-
-    A single cumulative sum would carry the rounding error of the whole history into every
-    window (BTC dollar volumes reach 1e8 per bar and 1e12 per year); prefix sums restart in
-    blocks as long as the longest window, so a window straddles at most two blocks and its
-    error scales with one block's total, not the history's.
-    """
-    n = values.shape[0]
-    finite = np.isfinite(values)
-    clean = np.where(finite, values, 0.0)
-    index = np.arange(n)
-    block = int((index - starts).max()) + 1
-    n_blocks = -(-n // block)
-    same_block = index // block == starts // block
-    start_block_end = (starts // block) * block + block - 1
-    result = []
-    for column in (clean, finite.astype(np.float64)):
-        padded = np.zeros(n_blocks * block)
-        padded[:n] = column
-        prefix = np.cumsum(padded.reshape(n_blocks, block), axis=1).ravel()
-        before = np.where(starts % block > 0, prefix[np.maximum(starts - 1, 0)], 0.0)
-        result.append(
-            np.where(
-                same_block,
-                prefix[index] - before,
-                (prefix[start_block_end] - before) + prefix[index],
-            )
-        )
-    return result[0], result[1]

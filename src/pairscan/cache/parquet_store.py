@@ -6,9 +6,7 @@ write replaces the whole file atomically (temp file, fsync, os.replace). No fetc
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,9 @@ from pairscan.cache.store import (
     WriteResult,
     rebuild_hint,
     require_bar_timeframe,
-    short_reason,
 )
 from pairscan.errors import CacheError
+from pairscan.fsio import replace_atomically, short_reason
 from pairscan.market import Candles, FundingRates, Int64Array, symbol_key
 
 SCHEMA_VERSION = "1"
@@ -190,28 +188,22 @@ class ParquetStore(ClosingStore):
         """Replace the file of `key` by `table` so that a reader sees the old or the new file,
         never a mix, even when this process is killed or the machine loses power."""
         path = self.location(key)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _remove_dead_temps(path)
-            with open(tmp, "xb") as handle:
-                pq.write_table(table, handle, compression="zstd", write_page_checksum=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
+            replace_atomically(
+                path,
+                lambda handle: pq.write_table(
+                    table, handle, compression="zstd", write_page_checksum=True
+                ),
+            )
         except OSError as exc:
             # Permissions, a full disk, a folder where the file should be: that symbol fails
             # with the file named; the old file (if any) is untouched.
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             raise CacheError(
                 f"cannot write cache file {path} ({exc.strerror or type(exc).__name__}): "
                 "fix its folder's permissions or free space; the previous version is kept"
             ) from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
 
 
 def _with_meta(schema: pa.Schema, key: SeriesKey) -> pa.Schema:
@@ -296,17 +288,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Without this the rename itself may be lost on power failure (POSIX; no-op elsewhere).
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _unreadable(path: Path, symbol: str, exc: BaseException) -> CacheError:

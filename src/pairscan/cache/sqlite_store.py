@@ -7,8 +7,8 @@ Same behaviour as the parquet store behind `Store`. No fetching here; every
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,9 @@ from pairscan.cache.store import (
     SeriesKey,
     WriteResult,
     require_bar_timeframe,
-    short_reason,
 )
 from pairscan.errors import CacheError
+from pairscan.fsio import sqlite_errors
 from pairscan.market import Candles, FloatArray, FundingRates
 
 SCHEMA_VERSION = "1"
@@ -287,20 +287,14 @@ class SqliteStore(ClosingStore):
             version = "none" if row is None else repr(row[0])
             raise self._foreign(f"schema_version is {version}, expected {SCHEMA_VERSION!r}")
 
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
+    def _guard(self) -> AbstractContextManager[None]:
         """Turn any sqlite3 error into one line naming the database and the fix."""
-        try:
-            yield
-        except sqlite3.DatabaseError as exc:
-            name = getattr(exc, "sqlite_errorname", "")
-            if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
-                raise CacheError(
-                    f"cache database {self.path} is corrupt ({short_reason(exc)}); {_HINT}"
-                ) from None
-            raise CacheError(
-                f"cache database {self.path} cannot be used ({short_reason(exc)})"
-            ) from None
+        return sqlite_errors(self._error)
+
+    def _error(self, name: str, reason: str) -> CacheError:
+        if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+            return CacheError(f"cache database {self.path} is corrupt ({reason}); {_HINT}")
+        return CacheError(f"cache database {self.path} cannot be used ({reason})")
 
     def _foreign(self, reason: str) -> CacheError:
         return CacheError(f"cache database {self.path} is not a pairscan cache ({reason}); {_HINT}")

@@ -1,4 +1,4 @@
-"""Stage 2 (cache): the one interface of the candle/funding store, and `open_store`.
+"""Stage 2 (cache): the one interface of the candle/funding store (`open_store` picks a backend).
 
 Both backends (parquet files, one SQLite database) behave identically behind `Store`.
 Nothing here fetches data or knows about ccxt: callers hand in `Candles`/`FundingRates`.
@@ -13,7 +13,6 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from pairscan.cache.align import AlignedPanel, align_candles
-from pairscan.errors import ConfigError
 from pairscan.market import Candles, FundingRates, timeframe_ms
 
 FUNDING_TIMEFRAME = "funding"
@@ -138,21 +137,6 @@ class Store(Protocol):
     ) -> None: ...
 
 
-def open_store(backend: str, root: Path) -> Store:
-    """The store of `backend` (`parquet` or `sqlite`) under the cache folder `root`
-    (e.g. `data_dir / "cache"`), which is created when missing."""
-    # Imported here so that a run with one backend never loads the other's library.
-    if backend == "parquet":
-        from pairscan.cache.parquet_store import ParquetStore
-
-        return ParquetStore(root)
-    if backend == "sqlite":
-        from pairscan.cache.sqlite_store import SqliteStore
-
-        return SqliteStore(root)
-    raise ConfigError(f"cache.backend must be one of {', '.join(BACKENDS)} (got {backend!r})")
-
-
 def require_bar_timeframe(timeframe: str) -> None:
     """Raise `ConfigError` unless `timeframe` is a ccxt bar length, so that a candle series
     can never be stored under (and overwrite) the `funding` name."""
@@ -163,15 +147,6 @@ def rebuild_hint(symbol: str | None) -> str:
     """The fix appended to every `CacheError`: what to delete and which command refills it."""
     command = f"pairs cache update --symbols {symbol}" if symbol else "pairs cache update"
     return f'delete it and run "{command}" to rebuild it'
-
-
-def short_reason(exc: BaseException | str) -> str:
-    """First line of an exception's message, trimmed: enough to tell corrupt from foreign."""
-    text = str(exc).strip()
-    if not text:
-        return type(exc).__name__
-    line = text.splitlines()[0]
-    return line if len(line) <= 120 else line[:117] + "..."
 
 
 def read_panel(

@@ -1,17 +1,17 @@
 """`pairs backtest`: read the cache into a market panel and run the backtest engine on it.
 
-The only place where the backtest meets I/O: cached candles and funding, the exchange's
-market filters and fees. Never fetches candles (run `pairs cache update` first).
+The only place where the backtest meets I/O: cached candles, funding and market info (lot
+sizes, minimum notional, taker fees, stored by `pairs cache update`). It never touches the
+network: run `pairs cache update` first.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,6 @@ import pandas as pd
 from pairscan.backtest.engine import (
     BacktestResult,
     MarketPanel,
-    hedge_and_z,
     pair_columns,
     run_backtest,
     select_walk_forward,
@@ -43,9 +42,9 @@ from pairscan.cache import Store, read_panel
 from pairscan.cache.align import AlignedPanel
 from pairscan.cache.liquidity import spread_bps
 from pairscan.config import Config, StatsConfig
-from pairscan.errors import ConfigError, ExchangeError
+from pairscan.errors import ConfigError
 from pairscan.jit import first_compile_notice
-from pairscan.jobs.common import cache_exchange_id, open_cache, open_source, run_clock_ms
+from pairscan.jobs.common import cache_exchange_id, cached_markets, open_cache
 from pairscan.market import (
     MS_PER_DAY,
     Candles,
@@ -54,6 +53,7 @@ from pairscan.market import (
     is_spot_market,
     symbol_key,
     timeframe_ms,
+    typical_dollar_volume,
 )
 from pairscan.stats.explain import (
     SelectionFacts,
@@ -62,13 +62,10 @@ from pairscan.stats.explain import (
     universe_warnings,
     why_empty,
 )
+from pairscan.stats.hedge import hedge_and_z
 from pairscan.stats.schedule import Schedule
 from pairscan.text import plural
 
-log = logging.getLogger(__name__)
-
-# Base-tier taker fees when the exchange's market info has none: spot 0.1 %, perpetuals 0.05 %.
-DEFAULT_TAKER_BPS = {"spot": 10.0, "swap": 5.0}
 # Slippage when `backtest.slippage_bps` is null and a bar's spread estimate is missing.
 FALLBACK_SLIPPAGE_BPS = 2.0
 
@@ -103,16 +100,14 @@ class SelectionOutcome:
     warnings: tuple[str, ...]
 
 
-def is_perp(symbol: str) -> bool:
-    """ccxt unified symbols of derivatives carry the settle currency: `ETH/USDT:USDT`."""
-    return ":" in symbol
-
-
-def cached_universe(store: Store, exchange: str, timeframe: str) -> tuple[str, ...]:
-    """Cached symbols at this timeframe: the perpetuals when any are cached (a spread needs a
-    short leg, which perpetuals give without borrowing), else the spot markets."""
+def cached_universe(
+    store: Store, exchange: str, timeframe: str, markets: Mapping[str, MarketInfo]
+) -> tuple[str, ...]:
+    """Cached symbols at this timeframe: the perpetuals (by their cached market info) when any
+    are cached (a spread needs a short leg, which perpetuals give without borrowing), else
+    every cached symbol."""
     symbols = sorted({k.symbol for k in store.list_series(exchange) if k.timeframe == timeframe})
-    perps = [s for s in symbols if is_perp(s)]
+    perps = [s for s in symbols if s in markets and markets[s].is_perpetual]
     return tuple(perps or symbols)
 
 
@@ -136,12 +131,15 @@ def load_market(
     end_ms: int | None = None,
     now_ms: int | None = None,
 ) -> LoadedMarket:
-    """Cached candles, funding, market filters and costs of the universe as one panel.
+    """Cached candles, funding, market filters and costs of the universe as one panel, with
+    no network: the market filters and fees are those `pairs cache update` stored
+    (`jobs.common.cached_markets`, which refuses a symbol it has none of).
 
     symbols: the universe (default `universe.symbols`, else every cached symbol, see
     `cached_universe`). start_ms/end_ms: the traded period (bar open times, inclusive);
     default from the first bar with a full formation window of history to the last cached
-    bar. History before start_ms is read for formation and warm-up.
+    bar. History before start_ms is read for formation and warm-up. now_ms: accepted with
+    the other commands' options; nothing here reads a clock.
     """
     if start_ms is not None and end_ms is not None and start_ms > end_ms:
         raise ConfigError(f"--start {format_utc(start_ms)} is after --end {format_utc(end_ms)}")
@@ -151,7 +149,9 @@ def load_market(
     history_ms = config.stats.formation_days * MS_PER_DAY
     with open_cache(config) as store:
         universe = tuple(
-            symbols or config.universe.symbols or cached_universe(store, exchange, timeframe)
+            symbols
+            or config.universe.symbols
+            or cached_universe(store, exchange, timeframe, cached_markets(config))
         )
         if not universe:
             raise ConfigError(_nothing_cached(store, exchange, timeframe))
@@ -169,9 +169,9 @@ def load_market(
         )
         if aligned.n_bars == 0:
             raise ConfigError(_no_bars(store, exchange, universe, timeframe, start_ms, end_ms))
-        funding = _funding_panel(store, exchange, aligned)
-    _check_columns(aligned)
-    markets = _markets(config, now_ms, universe)
+        _check_columns(aligned)
+        markets = cached_markets(config, universe)
+        funding = _funding_panel(store, exchange, aligned, markets)
     fee_bps, fee_source = _fees(config, universe, markets)
     slippage, slippage_source = _slippage(config, aligned)
     panel = MarketPanel(
@@ -181,7 +181,9 @@ def load_market(
         open=aligned.open,
         close=aligned.close,
         real=aligned.real,
-        dollar_volume=np.nan_to_num(aligned.close * aligned.volume),
+        dollar_volume=typical_dollar_volume(
+            aligned.high, aligned.low, aligned.close, aligned.volume
+        ),
         funding=funding,
         lots=_lots(universe, markets),
         fee_bps=fee_bps,
@@ -314,13 +316,15 @@ def _check_columns(aligned: AlignedPanel) -> None:
         )
 
 
-def _funding_panel(store: Store, exchange: str, aligned: AlignedPanel) -> np.ndarray:
+def _funding_panel(
+    store: Store, exchange: str, aligned: AlignedPanel, markets: Mapping[str, MarketInfo]
+) -> np.ndarray:
     """Funding rates charged at the start of each bar: an event at time E belongs to the bar
-    t with open(t-1) < E <= open(t) (Binance's events fall on bar opens)."""
+    t with open(t-1) < E <= open(t) (Binance's events fall on bar opens). Perpetuals only."""
     out = np.zeros((aligned.n_bars, aligned.n_symbols))
     ts = aligned.timestamps
     for k, symbol in enumerate(aligned.symbols):
-        if not is_perp(symbol):
+        if not markets[symbol].is_perpetual:
             continue
         events = store.read_funding(exchange, symbol, int(ts[0]) + 1, int(ts[-1]))
         rows = np.searchsorted(ts, events.timestamp, side="left")
@@ -329,44 +333,32 @@ def _funding_panel(store: Store, exchange: str, aligned: AlignedPanel) -> np.nda
     return out
 
 
-def _markets(config: Config, now_ms: int | None, universe: Sequence[str]) -> dict[str, MarketInfo]:
-    """The exchange's market filters and fees; without them (exchange unreachable) the run goes
-    on unrounded with default fees, and says so."""
-    try:
-        markets = open_source(config, run_clock_ms(config, now_ms)).load_markets()
-    except ExchangeError as exc:
-        log.warning("market filters unavailable (%s): no lot rounding, default fees", exc)
-        return {}
-    return {s: markets[s] for s in universe if s in markets}
-
-
-def _lots(universe: Sequence[str], markets: dict[str, MarketInfo]) -> np.ndarray:
+def _lots(universe: Sequence[str], markets: Mapping[str, MarketInfo]) -> np.ndarray:
+    """float64[4, n_symbols]: contract size, lot step, minimum amount, minimum notional (0 when
+    the exchange does not say)."""
     lots = np.zeros((4, len(universe)))
     for k, symbol in enumerate(universe):
-        m = markets.get(symbol)
-        lots[0, k] = m.contract_size if m else 1.0
-        if m:
-            lots[1, k] = m.amount_step or 0.0
-            lots[2, k] = m.min_amount or 0.0
-            lots[3, k] = m.min_notional or 0.0
+        m = markets[symbol]
+        lots[:, k] = (
+            m.contract_size,
+            m.amount_step or 0.0,
+            m.min_amount or 0.0,
+            m.min_notional or 0.0,
+        )
     return lots
 
 
 def _fees(
-    config: Config, universe: Sequence[str], markets: dict[str, MarketInfo]
+    config: Config, universe: Sequence[str], markets: Mapping[str, MarketInfo]
 ) -> tuple[np.ndarray, str]:
+    """Taker fee per fill of each symbol in bps: `backtest.fee_bps`, else the market's own
+    (`MarketInfo.taker_fee_bps`, with its documented default per market type)."""
     if config.backtest.fee_bps is not None:
         return np.full(
             len(universe), config.backtest.fee_bps
         ), f"{config.backtest.fee_bps:g} bps (config)"
-    fees = []
-    for symbol in universe:
-        m = markets.get(symbol)
-        if m is not None and m.taker_fee is not None:
-            fees.append(m.taker_fee * 1e4)
-        else:
-            fees.append(DEFAULT_TAKER_BPS["swap" if is_perp(symbol) else "spot"])
-    return np.array(fees), "taker fee from the exchange's market info"
+    fees = np.array([markets[s].taker_fee_bps for s in universe])
+    return fees, "taker fee from the exchange's market info"
 
 
 def _slippage(config: Config, aligned: AlignedPanel) -> tuple[np.ndarray, str]:
@@ -472,7 +464,7 @@ def run_sweep(
             hedge_key = (sel_key, *(getattr(config.stats, n) for n in _HEDGE_KEYS))
             if hedge_key not in hedges:
                 iy, ix = pair_columns(market.panel, walk)
-                hedges[hedge_key] = hedge_and_z(np.log(market.panel.close), iy, ix, config)
+                hedges[hedge_key] = hedge_and_z(np.log(market.panel.close), iy, ix, config.stats)
             panel = _with_costs(market, config)
             results.append(
                 run_backtest(
@@ -576,6 +568,12 @@ def write_outputs(
     for ranked in best_and_worst(pairs, top_pairs):
         written.append(_plot_pair(report, ledger, ranked, config, out_dir))
     return written
+
+
+def pair_table(report: BacktestReport) -> pd.DataFrame:
+    """The run's per-pair breakdown (`backtest.report.pair_breakdown` of its ledger, best
+    P&L first), as pairs.csv holds it and `pairs backtest` prints it."""
+    return pair_breakdown(ledger_frame(report.result))
 
 
 def account_currency(symbols: Sequence[str]) -> str:

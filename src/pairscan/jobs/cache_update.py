@@ -7,12 +7,14 @@ A failing symbol is reported and the others proceed, and so is a symbol without 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pairscan.cache import Store, find_gaps
+from pairscan.cache.markets import CachedMarket, read_markets, write_markets
 from pairscan.config import Config
 from pairscan.errors import CacheError, ConfigError, ExchangeError
 from pairscan.fetch import (
@@ -25,6 +27,7 @@ from pairscan.fetch import (
 from pairscan.fetch.universe import check_symbols
 from pairscan.jobs.common import (
     cache_exchange_id,
+    cache_root,
     effective_clock_ms,
     open_cache,
     open_source,
@@ -33,6 +36,7 @@ from pairscan.jobs.common import (
 from pairscan.market import (
     MS_PER_DAY,
     Candles,
+    MarketInfo,
     format_utc,
     last_closed_open_ms,
     timeframe_ms,
@@ -121,6 +125,7 @@ def run_cache_update(
             if symbols:
                 check_symbols(source, wanted, cached)
             listed = source.load_markets()
+            _store_markets(config, listed, wanted, clock)
             results = []
             for done, symbol in enumerate(wanted):
                 if on_symbol is not None:
@@ -148,6 +153,28 @@ def run_cache_update(
         )
     finally:
         source.close()
+
+
+def _store_markets(
+    config: Config, listed: Mapping[str, MarketInfo], symbols: Sequence[str], fetched_ms: int
+) -> None:
+    """Keep the market info of the symbols this run updates in the cache, so the backtest
+    reads its lots and fees from there and never asks the exchange. A symbol the exchange no
+    longer lists keeps its stored filters, marked inactive. Written before any series, so a
+    run killed midway leaves no series without its market."""
+    root, exchange = cache_root(config), cache_exchange_id(config)
+    try:
+        stored = read_markets(root, exchange)
+    except CacheError as exc:
+        log.warning("%s: storing the market info afresh", exc)  # it is rebuilt right here
+        stored = {}
+    update = {s: CachedMarket(listed[s], fetched_ms) for s in symbols if s in listed}
+    for symbol in symbols:
+        if symbol not in listed and symbol in stored and stored[symbol].info.active:
+            info = dataclasses.replace(stored[symbol].info, active=False)
+            update[symbol] = CachedMarket(info, fetched_ms)
+    if update:
+        write_markets(root, exchange, {**stored, **update})
 
 
 def _start_ms(

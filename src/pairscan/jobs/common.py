@@ -7,12 +7,13 @@ one it talks to.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pairscan.config import DEMO_EXCHANGE_ID, Config, config_label
 from pairscan.errors import ConfigError
-from pairscan.market import MS_PER_DAY, format_utc, utc_now_ms
+from pairscan.market import MS_PER_DAY, MarketInfo, format_utc, utc_now_ms
 from pairscan.state import StateStore
 
 if TYPE_CHECKING:
@@ -95,10 +96,36 @@ def cache_exchange_id(config: Config) -> str:
     return config.exchange.id
 
 
+def cache_root(config: Config) -> Path:
+    """The cache folder: the series and each exchange's `markets.json`."""
+    return config.data_dir / "cache"
+
+
 def open_cache(config: Config) -> Store:
     from pairscan.cache import open_store
 
-    return open_store(config.cache.backend, config.data_dir / "cache")
+    return open_store(config.cache.backend, cache_root(config))
+
+
+def cached_markets(config: Config, symbols: Sequence[str] | None = None) -> dict[str, MarketInfo]:
+    """The market info (type, lots, minimum notional, taker fee) `pairs cache update` stored
+    for this exchange: the one reader of market filters for a run that must not touch the
+    network. With `symbols`, exactly those, and a symbol without stored info is refused
+    (a cache written by an older version, or never updated): `ConfigError` naming the
+    command that stores it. Without, every stored market."""
+    from pairscan.cache.markets import read_markets
+
+    stored = read_markets(cache_root(config), cache_exchange_id(config))
+    if symbols is None:
+        return {s: m.info for s, m in stored.items()}
+    missing = [s for s in symbols if s not in stored]
+    if missing:
+        raise ConfigError(
+            f"no market info cached for {', '.join(missing)} (lot sizes, fees; a cache from "
+            f"an older version): run `pairs cache update --symbols {','.join(missing)}` "
+            "to store it"
+        )
+    return {s: stored[s].info for s in symbols}
 
 
 def state_db_path(config: Config) -> Path:

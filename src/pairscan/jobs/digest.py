@@ -11,24 +11,21 @@ a channel that could not take the day's digest gets it at its next run that can 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from pairscan.config import Config
-from pairscan.errors import NotifyError
 from pairscan.market import MS_PER_DAY, MS_PER_HOUR, MarketInfo
-from pairscan.notify import Channel, Message
+from pairscan.notify import Channel, Message, Outgoing, fan_out
 from pairscan.state import StateStore
 from pairscan.tickets import (
     PaperBook,
     build_paper_book,
     delivered_ids,
-    get_meta,
     load_selection,
     load_tickets,
     render_digest,
-    selection_boundaries,
-    set_meta,
 )
 
 if TYPE_CHECKING:
@@ -43,8 +40,6 @@ CHANNEL_DIGEST_KEY = "digest_day:"
 LAST_DIGEST_KEY = "last_digest_day"
 # Per channel: the boundary (UTC ms) of the newest selection its last digest reported.
 CHANNEL_SELECTION_KEY = "digest_selection:"
-# Binance's VIP 0 taker fee on perpetuals, when the exchange's market info has none.
-DEFAULT_FEE_BPS = 5.0
 
 
 def paper_book(
@@ -55,26 +50,24 @@ def paper_book(
     markets: Mapping[str, MarketInfo],
     as_of_ms: int,
 ) -> PaperBook:
-    """The book of every delivered ticket, marked to `closes` (symbol -> last close)."""
+    """The book of every delivered ticket, marked to `closes` (symbol -> last close).
+
+    Fees: each market's taker fee (`MarketInfo.taker_fee_bps`, the backtest's too); a symbol
+    whose market is unknown pays none, and the book says so. Funding: the events cached for
+    the symbol (`pairs cache update` keeps them for perpetuals only)."""
     tickets = load_tickets(state)
-    symbols = {leg.symbol for t in tickets for leg in t.legs}
-    fees = {s: _fee_bps(markets.get(s)) for s in symbols}
+    symbols = sorted({leg.symbol for t in tickets for leg in t.legs})
+    fees = {s: markets[s].taker_fee_bps for s in symbols if s in markets}
     funding = {}
     for s in symbols:
-        if ":" in s:  # perpetuals only
-            events = store.read_funding(exchange, s)
+        events = store.read_funding(exchange, s)
+        if len(events):
             funding[s] = list(
                 zip(events.timestamp.tolist(), events.funding_rate.tolist(), strict=True)
             )
     return build_paper_book(
         tickets, delivered_ids(state), closes, fee_bps=fees, funding=funding, as_of_ms=as_of_ms
     )
-
-
-def _fee_bps(market: MarketInfo | None) -> float:
-    if market is None or market.taker_fee is None:
-        return DEFAULT_FEE_BPS
-    return market.taker_fee * 1e4
 
 
 def digest_due(state: StateStore, config: Config, bar_ms: int) -> bool:
@@ -92,7 +85,7 @@ def digest_due(state: StateStore, config: Config, bar_ms: int) -> bool:
     day = bar_ms // MS_PER_DAY
     issued = _issued_day(state)
     if (bar_ms % MS_PER_DAY) // MS_PER_HOUR >= hour and (issued is None or issued < day):
-        set_meta(state, ISSUED_DIGEST_KEY, str(day))
+        state.set_meta(ISSUED_DIGEST_KEY, str(day))
         issued = day
     if issued is None:
         return False
@@ -101,15 +94,15 @@ def digest_due(state: StateStore, config: Config, bar_ms: int) -> bool:
 
 def channel_digest_day(state: StateStore, channel: str) -> int:
     """The UTC day number of the newest digest `channel` accepted; -1 when none."""
-    value = get_meta(state, CHANNEL_DIGEST_KEY + channel)
+    value = state.get_meta(CHANNEL_DIGEST_KEY + channel)
     if value is None:
         # Before per-channel bookkeeping, one day was kept for all channels.
-        value = get_meta(state, LAST_DIGEST_KEY)
+        value = state.get_meta(LAST_DIGEST_KEY)
     return -1 if value is None else int(value)
 
 
 def _issued_day(state: StateStore) -> int | None:
-    value = get_meta(state, ISSUED_DIGEST_KEY) or get_meta(state, LAST_DIGEST_KEY)
+    value = state.get_meta(ISSUED_DIGEST_KEY) or state.get_meta(LAST_DIGEST_KEY)
     return None if value is None else int(value)
 
 
@@ -124,7 +117,7 @@ def selection_diff(old: set[tuple[str, str]], new: set[tuple[str, str]]) -> list
 def selection_changes(state: StateStore, since_ms: int, until_ms: int) -> list[str]:
     """One line per pair added to or dropped from the selection between the selection in force
     at `since_ms` and the newest one up to `until_ms`."""
-    bounds = [b for b in selection_boundaries(state) if b <= until_ms]
+    bounds = [b for b in state.selection_boundaries() if b <= until_ms]
     if not bounds:
         return []
     before = [b for b in bounds if b <= since_ms]
@@ -140,9 +133,9 @@ def channel_selection_changes(
     has had no digest yet, as the scan's summary said of a first selection. A channel whose
     last digest came from a version that did not record the selection: against the selection
     in force when that digest's day ended."""
-    bounds = [b for b in selection_boundaries(state) if b <= until_ms]
+    bounds = [b for b in state.selection_boundaries() if b <= until_ms]
     newest = bounds[-1] if bounds else None
-    reported = get_meta(state, CHANNEL_SELECTION_KEY + channel)
+    reported = state.get_meta(CHANNEL_SELECTION_KEY + channel)
     if reported is not None:
         old = _pairs(state, int(reported))
     else:
@@ -176,24 +169,28 @@ def send_digest(
     issued = _issued_day(state)
     if issued is None:
         return []
+    day: int = issued
     rendered: dict[tuple[str, ...], Message] = {}
-    errors = []
-    for channel in channels:
-        if channel_digest_day(state, channel.name) >= issued:
-            continue
-        newest, changes = channel_selection_changes(state, channel.name, bar_ms)
+
+    def owed(channel: str) -> Iterator[Outgoing]:
+        if channel_digest_day(state, channel) >= day:
+            return
+        newest, changes = channel_selection_changes(state, channel, bar_ms)
         key = tuple(changes)
         if key not in rendered:
-            digest = render_digest(book, changes, bar_ms)
-            rendered[key] = Message(
-                slack=digest.slack, telegram=digest.telegram, plain=digest.plain
-            )
-        try:
-            channel.send(rendered[key])
-        except NotifyError as exc:
-            errors.append(f"digest: {exc}")  # the error names its channel
-            continue
-        set_meta(state, CHANNEL_DIGEST_KEY + channel.name, str(issued))
-        if newest is not None:
-            set_meta(state, CHANNEL_SELECTION_KEY + channel.name, str(newest))
-    return errors
+            rendered[key] = render_digest(book, changes, bar_ms)
+        yield Outgoing(
+            rendered[key],
+            delivered=partial(_accepted, state, channel, day, newest),
+            label="digest: ",
+        )
+
+    return fan_out(channels, owed).errors
+
+
+def _accepted(state: StateStore, channel: str, day: int, selection_ms: int | None) -> None:
+    """`channel` took the digest of UTC day number `day`, reporting the selection of
+    boundary `selection_ms`: it owes no digest until the next one is issued."""
+    state.set_meta(CHANNEL_DIGEST_KEY + channel, str(day))
+    if selection_ms is not None:
+        state.set_meta(CHANNEL_SELECTION_KEY + channel, str(selection_ms))

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
 from pairscan.config import Config
-from pairscan.errors import ExchangeError, LockedError, NotifyError
+from pairscan.errors import ExchangeError, LockedError
 from pairscan.jit import first_compile_notice
 from pairscan.jobs.common import (
     cache_exchange_id,
@@ -37,17 +37,11 @@ from pairscan.jobs.preflight import (
 )
 from pairscan.jobs.scan_report import MAX_TICKET_AGE_MS, ScanReport
 from pairscan.market import format_utc, last_closed_open_ms, timeframe_ms
-from pairscan.notify import Channel, Message
+from pairscan.notify import Channel, fan_out
 from pairscan.redaction import redact
 from pairscan.run_id import RUN_ID
 from pairscan.state import StateStore
-from pairscan.tickets import (
-    export_new,
-    mark_delivered,
-    pending,
-    record_failure,
-    to_message,
-)
+from pairscan.tickets import export_new, outgoing
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +123,7 @@ def _locked_run(
                 last = state.last_bar_ms()
                 if last is not None and last > report.bar_ms:
                     report.warnings.append(_state_ahead(report, last, replayed=False))
-                _deliver(config, state, clock, report, channels)
+                _deliver(state, clock, report, channels)
                 export_new(state, tickets_dir(config))
                 report.open_positions = len(state.open_positions())
             return
@@ -139,7 +133,7 @@ def _locked_run(
         _require_fresh_data(report)
         with open_state(config) as state, first_compile_notice(on_compile):
             decide_and_commit(config, state, universe, report, dry_run=False)
-            _deliver(config, state, clock, report, channels)
+            _deliver(state, clock, report, channels)
             export_new(state, tickets_dir(config))
             report.open_positions = len(state.open_positions())
             book_and_digest(config, state, channels, report)
@@ -197,27 +191,13 @@ def _record_failure(config: Config, report: ScanReport, exc: BaseException) -> N
         log.error("could not write the run record: %s", write_error)
 
 
-def _deliver(
-    config: Config, state: StateStore, clock: int, report: ScanReport, channels: list[Channel]
-) -> None:
-    """Every pending ticket to every configured channel, oldest first; a channel that fails
-    stops for this run (its tickets stay pending, in order) and never blocks the others."""
+def _deliver(state: StateStore, clock: int, report: ScanReport, channels: list[Channel]) -> None:
+    """Every pending ticket to every configured channel (`notify.fan_out`): tickets older
+    than MAX_TICKET_AGE_MS are kept but no longer sent."""
     started = time.perf_counter()
-    for channel in channels:
-        sent = 0
-        for ticket in pending(state, channel.name, channels_since_ms=clock - MAX_TICKET_AGE_MS):
-            plain, slack, telegram = to_message(ticket)
-            try:
-                channel.send(Message(slack=slack, telegram=telegram, plain=plain))
-            except NotifyError as exc:
-                record_failure(state, ticket.id, channel.name, clock, str(exc))
-                report.channel_errors.append(str(exc))  # "slack: HTTP 503 ...": names its channel
-                # The rest wait, in order, for the next run: a close must never reach a chat
-                # before the open it ends.
-                break
-            mark_delivered(state, ticket.id, channel.name, clock)
-            sent += 1
-        report.delivered[channel.name] = sent
+    done = fan_out(channels, outgoing(state, at_ms=clock, since_ms=clock - MAX_TICKET_AGE_MS))
+    report.delivered.update(done.sent)
+    report.channel_errors.extend(done.errors)  # "slack: HTTP 503 ...": each names its channel
     report.seconds["deliver"] = time.perf_counter() - started
 
 

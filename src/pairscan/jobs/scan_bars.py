@@ -17,7 +17,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -46,20 +45,11 @@ from pairscan.jobs.scan_decide import (
 from pairscan.jobs.scan_report import MAX_CATCHUP_BARS, ScanReport
 from pairscan.market import MarketInfo, format_utc, last_closed_open_ms, timeframe_ms
 from pairscan.notify import Channel
-from pairscan.signals import Action
 from pairscan.state import PositionRecord, StateStore
 from pairscan.stats.explain import SelectionFacts, sum_reasons, universe_warnings, why_empty
 from pairscan.stats.schedule import Schedule
-from pairscan.tickets import (
-    Leg,
-    Ticket,
-    TicketAction,
-    combine,
-    load_selection,
-    outbox_writer,
-    selection_writer,
-    ticket_id,
-)
+from pairscan.tickets import combine, load_selection, outbox_writer, selection_writer
+from pairscan.tickets.build import ticket_of
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +250,18 @@ def _decide_bar(
     tickets = [
         t
         for d in decisions
-        if (t := _ticket(d, records.get(d.pair), bar_ms, report, config, markets)) is not None
+        if (
+            t := ticket_of(
+                d,
+                records.get(d.pair),
+                exchange=report.exchange,
+                timeframe=report.timeframe,
+                bar_ms=bar_ms,
+                signals=config.signals,
+                markets=markets,
+            )
+        )
+        is not None
     ]
     report.tickets.extend(tickets)
     report.dropped.extend(
@@ -364,105 +365,6 @@ def _open_gross(
             cs = markets[s].contract_size if s in markets else 1.0
             total += abs(q) * cs * float(last_close[col[s]])
     return total
-
-
-def _ticket(
-    d: PairDecision,
-    record: PositionRecord | None,
-    bar_ms: int,
-    report: ScanReport,
-    config: Config,
-    markets: dict[str, MarketInfo],
-) -> Ticket | None:
-    """The ticket of one decision, or None (hold, a dropped entry, a close of nothing)."""
-    sig = config.signals
-    y, x = d.pair
-    quote = y.split("/")[1].split(":")[0]
-    common: dict[str, Any] = {
-        "exchange": report.exchange,
-        "bar_ms": bar_ms,
-        # Decided at the bar's close: also for bars caught up after missed runs.
-        "created_ms": bar_ms + timeframe_ms(report.timeframe),
-        "y_symbol": y,
-        "x_symbol": x,
-        "hedge_ratio": d.beta,
-        "z": d.z,
-        "entry_z": sig.entry_z,
-        "exit_z": sig.exit_z,
-        "stop_z": sig.stop_z,
-        "half_life_bars": None if not np.isfinite(d.half_life) else d.half_life,
-        "qvalue": None if not np.isfinite(d.qvalue) else d.qvalue,
-        "quote": quote,
-    }
-    if d.action in (Action.OPEN_LONG, Action.OPEN_SHORT):
-        size = d.size
-        if size is None or not size.ok:
-            return None
-        action: TicketAction = "open_long" if d.action == Action.OPEN_LONG else "open_short"
-        legs = (
-            Leg(
-                y,
-                "buy" if size.qty_y > 0 else "sell",
-                abs(size.qty_y),
-                abs(size.notional_y),
-                d.price_y,
-            ),
-            Leg(
-                x,
-                "buy" if size.qty_x > 0 else "sell",
-                abs(size.qty_x),
-                abs(size.notional_x),
-                d.price_x,
-            ),
-        )
-        return Ticket(
-            id=ticket_id(report.exchange, y, x, bar_ms, action),
-            action=action,
-            reason="entry",
-            legs=legs,
-            gross_quote=size.gross_quote,
-            daily_vol_quote=size.daily_vol_quote,
-            var95_quote=size.var95_quote,
-            var99_quote=size.var99_quote,
-            margin_quote=size.margin_quote,
-            pnl_estimate_quote=None,
-            **common,
-        )
-    if d.action != Action.CLOSE or record is None or (record.qty_y == 0.0 and record.qty_x == 0.0):
-        return None
-    cs = {s: (markets[s].contract_size if s in markets else 1.0) for s in (y, x)}
-    pnl = record.qty_y * cs[y] * (
-        d.price_y - (record.entry_price_y or d.price_y)
-    ) + record.qty_x * cs[x] * (d.price_x - (record.entry_price_x or d.price_x))
-    legs = (
-        Leg(
-            y,
-            "sell" if record.qty_y > 0 else "buy",
-            abs(record.qty_y),
-            abs(record.qty_y) * cs[y] * d.price_y,
-            d.price_y,
-        ),
-        Leg(
-            x,
-            "sell" if record.qty_x > 0 else "buy",
-            abs(record.qty_x),
-            abs(record.qty_x) * cs[x] * d.price_x,
-            d.price_x,
-        ),
-    )
-    return Ticket(
-        id=ticket_id(report.exchange, y, x, bar_ms, "close"),
-        action="close",
-        reason=d.reason,
-        legs=legs,
-        gross_quote=legs[0].notional_quote + legs[1].notional_quote,
-        daily_vol_quote=0.0,
-        var95_quote=0.0,
-        var99_quote=0.0,
-        margin_quote=0.0,
-        pnl_estimate_quote=pnl,
-        **common,
-    )
 
 
 def _closes_at(panel: AlignedPanel, bar_ms: int) -> dict[str, float]:

@@ -3,8 +3,8 @@ each pair's state machine, sizes and tickets. Reads arrays, returns values; the 
 the I/O around it (cache, state database, channels).
 
 Every number comes from the code the backtest runs: `stats.select_pairs` on the same
-formation window and eligibility rule, `stats.pair_stats_last` (the last row of the rolling
-kernels), `signals.step_machine`, `sizing.size_pair` / `apply_book_caps` and the lot kernels.
+formation window and eligibility rule (`stats.eligibility`), `stats.hedge_stats` at the last
+bar, `signals.step_machine`, `sizing.size_pair` / `apply_book_caps` and the lot kernels.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from pairscan.backtest.walkforward import eligible_symbols
 from pairscan.cache.align import AlignedPanel
-from pairscan.config import Config, StatsConfig
-from pairscan.market import MS_PER_DAY, MarketInfo, is_spot_market
+from pairscan.config import Config, SizingConfig, StatsConfig
+from pairscan.market import MarketInfo, is_spot_market, typical_dollar_volume
 from pairscan.signals import (
     REASON_NAMES,
     REFUSAL_REASONS,
@@ -36,7 +35,8 @@ from pairscan.sizing import SIDE_LONG, SIDE_SHORT, PairSize, apply_book_caps, si
 from pairscan.sizing.edge import formation_edge
 from pairscan.sizing.kernels import spread_vol_at_nb
 from pairscan.sizing.target import default_vol_nobs
-from pairscan.stats import kalman_hedge, pair_stats_last
+from pairscan.stats.eligibility import eligible_symbols
+from pairscan.stats.hedge import hedge_stats
 from pairscan.stats.schedule import Schedule
 from pairscan.stats.selection import select_pairs
 
@@ -128,10 +128,14 @@ def select_at(panel: AlignedPanel, boundary_ms: int, config: Config) -> StoredSe
     start, end = sched.formation(boundary_ms)
     f0, f1 = (int(v) for v in np.searchsorted(panel.timestamps, [start, end]))
     rows = slice(f0, f1)
-    real = panel.real
-    dollar_volume = np.nan_to_num(panel.close * panel.volume)
     ok, adv = eligible_symbols(
-        panel.close, real, dollar_volume, rows, MS_PER_DAY / panel.tf_ms, config.cache.adv_days
+        panel.timestamps,
+        panel.close,
+        panel.real,
+        typical_dollar_volume(panel.high, panel.low, panel.close, panel.volume),
+        rows,
+        panel.tf_ms,
+        config.cache.adv_days,
     )
     names = [s for s, keep in zip(panel.symbols, ok, strict=True) if keep]
     empty = StoredSelection(boundary_ms, tuple(names), (), (), (), (), (), (), (), (), ())
@@ -185,37 +189,15 @@ class PairDecision:
 
 
 def last_bar_stats(
-    panel: AlignedPanel, log_close: FloatArray, pairs: Sequence[Pair], config: Config
+    panel: AlignedPanel, log_close: FloatArray, pairs: Sequence[Pair], stats: StatsConfig
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(alpha, beta, z) of each pair at the panel's last bar, by the configured hedge
-    (log_close: the panel's closes, logged once by the caller)."""
+    (`stats.hedge_stats`, the backtest's dispatcher; log_close: the panel's closes, logged
+    once by the caller)."""
     col = {s: k for k, s in enumerate(panel.symbols)}
     iy = np.array([col[y] for y, _ in pairs], dtype=np.int64)
     ix = np.array([col[x] for _, x in pairs], dtype=np.int64)
-    if not pairs:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
-    stats = config.stats
-    if stats.hedge == "kalman":
-        out = [
-            kalman_hedge(
-                log_close[:, a],
-                log_close[:, b],
-                delta=stats.kalman_delta,
-                obs_var=stats.kalman_obs_var,
-            )
-            for a, b in zip(iy, ix, strict=True)
-        ]
-        return (
-            np.array([k.alpha[-1] for k in out]),
-            np.array([k.beta[-1] for k in out]),
-            np.array([k.zscore[-1] for k in out]),
-        )
-    n = panel.timestamps.size
-    window, z_window = min(stats.window_bars, n), min(stats.z_window_bars, n)
-    alpha, beta, _, z = pair_stats_last(log_close, iy, ix, window, z_window)
-    if n < stats.window_bars + stats.z_window_bars - 1:  # not enough history: no decision
-        z = np.full_like(z, np.nan)
-    return alpha, beta, z
+    return hedge_stats(log_close, iy, ix, stats, last_bar=True)
 
 
 def last_real_close(panel: AlignedPanel, symbol: str) -> float:
@@ -240,7 +222,7 @@ def pair_gate(
     pairs: Sequence[Pair],
     beta: FloatArray,
     markets: Mapping[str, MarketInfo],
-    config: Config,
+    stats: StatsConfig,
 ) -> npt.NDArray[np.int64]:
     """The gate of each tracked pair at the bar: the selection's, the entry guards the
     backtest applies too (`signals.entry_gate`: hedge band, spot legs), and `Gate.DELISTED`
@@ -248,7 +230,7 @@ def pair_gate(
     gate = entry_gate(
         gate_from_selection(selection, pairs),
         beta,
-        config.stats,
+        stats,
         spot_y=np.array([is_spot_market(y, markets) for y, _ in pairs], dtype=np.bool_),
         spot_x=np.array([is_spot_market(x, markets) for _, x in pairs], dtype=np.bool_),
     )
@@ -276,9 +258,9 @@ def decide(
 ) -> tuple[MachineState, list[PairDecision]]:
     """Step every tracked pair one bar and size the entries (book cap in `pairs` order)."""
     log_close = np.log(panel.close)
-    alpha, beta, z = last_bar_stats(panel, log_close, pairs, config)
+    alpha, beta, z = last_bar_stats(panel, log_close, pairs, config.stats)
     half_life = np.array([selection.value(p, "half_life") for p in pairs])
-    gate = pair_gate(selection, pairs, beta, markets, config)
+    gate = pair_gate(selection, pairs, beta, markets, config.stats)
     stale = np.array(
         [
             max(bars_since_real(panel, y, bar_ms), bars_since_real(panel, x, bar_ms))
@@ -303,7 +285,7 @@ def decide(
                 int(action[k]),
                 markets.get(y),
                 markets.get(x),
-                config,
+                config.sizing,
                 (selection.value((y, x), "edge_mean"), selection.value((y, x), "edge_var")),
             )
     capped = apply_book_caps([sizes[k] for k in sorted(sizes)], open_gross_quote, config.sizing)
@@ -368,10 +350,10 @@ def _size_entry(
     action: int,
     market_y: MarketInfo | None,
     market_x: MarketInfo | None,
-    config: Config,
+    sizing: SizingConfig,
     edge: tuple[float, float],
 ) -> PairSize:
-    window = config.sizing.vol_window_bars
+    window = sizing.vol_window_bars
     t = panel.timestamps.size - 1
     vol = spread_vol_at_nb(
         np.ascontiguousarray(log_close[:, cy]),
@@ -392,7 +374,7 @@ def _size_entry(
         float(panel.close[t, cx]),
         my,
         mx,
-        config.sizing,
+        sizing,
         panel.tf_ms,
         edge_mean=edge[0],
         edge_var=edge[1],
@@ -407,7 +389,7 @@ def _unknown_market(symbol: str) -> MarketInfo:
         symbol=symbol,
         base=base,
         quote=quote,
-        type="swap" if ":" in symbol else "spot",
+        type="other",  # unknown: nothing is read from the symbol's form
         active=False,
     )
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pairscan.market import MS_PER_HOUR, MarketInfo
-from pairscan.tickets import Ticket
+from pairscan.tickets import Ticket, render_console
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # Tickets older than this are not sent to a channel that never got them (a channel added
 # later, or one down for two days): a stale instruction is worse than none.
@@ -59,3 +64,9 @@ class ScanReport:
     @property
     def partial(self) -> bool:
         return bool(self.symbol_errors or self.channel_errors)
+
+
+def tickets_table(tickets: Sequence[Ticket]) -> Table:
+    """The tickets as the console channel shows them (`tickets.render_console`), for the
+    run summary `pairs scan` prints: the CLI imports nothing past `jobs`."""
+    return render_console(tickets)

@@ -27,7 +27,7 @@ def escape_markdown_v2(text: str) -> str:
 
 @dataclass(frozen=True)
 class Message:
-    """One ticket rendered for every channel.
+    """One ticket or digest rendered for every channel (`pairscan.tickets.render` makes them).
 
     slack: a complete Slack incoming-webhook JSON payload (`text`, and optionally `blocks`
         with `text` as the notification fallback).

@@ -349,3 +349,20 @@ def leg_check_nb(qty: float, unit: float, min_amount: float, min_quote: float) -
     if qty * unit < min_quote * (1.0 - MIN_TOLERANCE):
         return LegCheck.BELOW_MIN_NOTIONAL
     return LegCheck.OK
+
+
+@njit(cache=True)
+def book_cap_target_nb(gross: float, beta: float, room: float) -> float:
+    """The book leverage cap's rule for one new entry, the scan's (`sizing.apply_book_caps`)
+    and the backtest's (`backtest.kernels`) alike: NaN when its rounded gross (quote) fits in
+    the `room` left under max_leverage x capital (keep it whole), else the y-leg notional
+    (quote) to size it again at, max(room, 0) / (1 + |beta|) (0: no room, it is dropped).
+
+    Entries are taken best-ranked first and each kept one's gross comes off the room; the one
+    that does not fit is scaled to the room and the ones after it are judged on what is left.
+    The scale uses the unrounded gross N_y (1 + |beta|), which is >= the rounded one, so the
+    re-rounded entry stays within the room.
+    """
+    if gross <= room or not gross > 0.0:
+        return np.nan
+    return max(room, 0.0) / (1.0 + abs(beta))

@@ -20,6 +20,7 @@ from pairscan.market import MS_PER_DAY, MarketInfo
 from pairscan.sizing.kernels import (
     LegCheck,
     SizeCode,
+    book_cap_target_nb,
     floor_to_step_nb,
     leg_check_nb,
     pair_lots_nb,
@@ -362,7 +363,8 @@ def apply_book_caps(
         max_leverage x capital_quote); min_order_quote and margin_leverage as in `size_pair`.
     Returns the tickets in the same order: kept whole while they fit; the first that does not
     fit is scaled down to the room left (rounded again, so it may then drop below a minimum);
-    the ones after it are dropped with the cap as reason, unless a later one still fits.
+    the ones after it are dropped with the cap as reason, unless a later one still fits. The
+    rule is `sizing.kernels.book_cap_target_nb`, the one the backtest's simulator applies.
     """
     if not isinstance(config, SizingConfig):
         raise ValueError(f"config: expected a SizingConfig, got {type(config).__name__}")
@@ -375,9 +377,13 @@ def apply_book_caps(
     for i, ticket in enumerate(candidates):
         if not isinstance(ticket, PairSize):
             raise ValueError(f"candidates[{i}]: expected a PairSize, got {type(ticket).__name__}")
-        if ticket.dropped is not None or ticket.gross_quote <= room:
+        if ticket.dropped is not None:
+            out.append(ticket)  # sends nothing: takes no room
+            continue
+        target = book_cap_target_nb(ticket.gross_quote, ticket.beta, room)
+        if math.isnan(target):
             out.append(ticket)
-            room -= 0.0 if ticket.dropped is not None else ticket.gross_quote
+            room -= ticket.gross_quote
             continue
         quote = ticket.market_y.quote
         limit = (
@@ -387,7 +393,6 @@ def apply_book_caps(
         if room <= 0.0:
             out.append(_dropped(_base_of(ticket), f"{limit}: no room left"))
             continue
-        target = min(abs(ticket.notional_y), room / (1.0 + abs(ticket.beta)))
         resized = _ticket(
             _base_of(ticket), target, BOOK_LEVERAGE, config.min_order_quote, config.margin_leverage
         )

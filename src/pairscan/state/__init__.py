@@ -13,7 +13,8 @@ from pairscan.state.records import (
     RunInfo,
     StateSnapshot,
 )
-from pairscan.state.store import APPLICATION_ID, SCHEMA_VERSION, ExtraWork, StateStore
+from pairscan.state.schema import APPLICATION_ID, SCHEMA_VERSION
+from pairscan.state.store import ExtraWork, StateStore, combine
 
 __all__ = [
     "APPLICATION_ID",
@@ -27,4 +28,5 @@ __all__ = [
     "RunInfo",
     "StateSnapshot",
     "StateStore",
+    "combine",
 ]

@@ -2,6 +2,10 @@
 
 One transaction per hourly run. No trading rule here (the records come from the caller), and
 every `sqlite3.DatabaseError` leaves this module as a one-line `StateError`.
+
+Over 400 lines on purpose: one class, whose every read and write (positions, runs, the
+scan's meta values and selections) goes through the same connection, transaction and error
+guard. The schema is `state.schema`'s; the outbox tables' SQL is `state.outbox`'s.
 """
 
 from __future__ import annotations
@@ -9,13 +13,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
 from pairscan import __version__
 from pairscan.errors import StateError
+from pairscan.fsio import sqlite_errors
 from pairscan.market import format_utc, utc_now_ms
 from pairscan.state.records import (
     FLAT,
@@ -25,106 +30,24 @@ from pairscan.state.records import (
     StateSnapshot,
     as_int,
 )
+from pairscan.state.schema import (
+    APPLICATION_ID,
+    COLUMNS,
+    SCHEMA_VERSION,
+    SINCE_VERSION,
+    header,
+    migrate,
+    written_by,
+)
 
 log = logging.getLogger(__name__)
 
-# Stored in the database header (`PRAGMA application_id`): tells our file from any other
-# SQLite file without trusting its tables. ASCII "PSst".
-APPLICATION_ID: Final = 0x50537374
-# `PRAGMA user_version`. The header fields and the `meta` table keep their meaning in every
-# future version, so an old pairscan can always say which version wrote a newer file.
-SCHEMA_VERSION: Final = 2
 DEFAULT_TIMEOUT_S: Final = 30.0
 
-# _MIGRATIONS[v] takes a database from schema version v to v + 1 (v = 0: an empty file).
-_MIGRATIONS: Final = (
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-    CREATE TABLE positions (
-        y_symbol TEXT NOT NULL,
-        x_symbol TEXT NOT NULL,
-        state INTEGER NOT NULL CHECK (state IN (0, 1, 2)),
-        bars_held INTEGER NOT NULL CHECK (bars_held >= 0),
-        cooldown INTEGER NOT NULL CHECK (cooldown >= 0),
-        hold_limit INTEGER NOT NULL CHECK (hold_limit >= 0),
-        entry_bar_ms INTEGER,
-        entry_z REAL,
-        entry_alpha REAL,
-        entry_beta REAL,
-        qty_y REAL NOT NULL,
-        qty_x REAL NOT NULL,
-        entry_price_y REAL,
-        entry_price_x REAL,
-        updated_bar_ms INTEGER NOT NULL,
-        PRIMARY KEY (y_symbol, x_symbol)
-    ) WITHOUT ROWID;
-    CREATE TABLE runs (
-        bar_ms INTEGER PRIMARY KEY,
-        committed_at_ms INTEGER NOT NULL,
-        n_records INTEGER NOT NULL,
-        n_open INTEGER NOT NULL
-    );
-    """,
-    # 2: the trade-ticket outbox (`pairscan.tickets.outbox` reads and writes these tables).
-    # A ticket is saved in its run's transaction, before any send; `seq` is its insertion
-    # order; `deliveries` has one row per channel it reached; `delivery_failures` is a log
-    # capped at the newest rows; `selections` holds each re-selection's table (JSON);
-    # `exports` the last seq appended to each export file.
-    """
-    CREATE TABLE tickets (
-        id TEXT PRIMARY KEY,
-        seq INTEGER NOT NULL UNIQUE,
-        bar_ms INTEGER NOT NULL,
-        created_ms INTEGER NOT NULL,
-        payload TEXT NOT NULL
-    );
-    CREATE TABLE deliveries (
-        ticket_id TEXT NOT NULL REFERENCES tickets (id),
-        channel TEXT NOT NULL,
-        delivered_at_ms INTEGER NOT NULL,
-        PRIMARY KEY (ticket_id, channel)
-    ) WITHOUT ROWID;
-    CREATE TABLE delivery_failures (
-        ticket_id TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        at_ms INTEGER NOT NULL,
-        error TEXT NOT NULL
-    );
-    CREATE INDEX delivery_failures_by_ticket ON delivery_failures (ticket_id, channel);
-    CREATE TABLE selections (
-        boundary_ms INTEGER PRIMARY KEY,
-        created_ms INTEGER NOT NULL,
-        payload TEXT NOT NULL
-    );
-    CREATE TABLE exports (
-        path TEXT PRIMARY KEY,
-        last_seq INTEGER NOT NULL
-    ) WITHOUT ROWID;
-    """,
-)
-# Each table's columns and the schema version that added it: a file is checked for the
-# tables of its own version (an older file opened with create=False is read as it is).
-_COLUMNS: Final = {
-    "meta": ("key", "value"),
-    "positions": POSITION_FIELDS,
-    "runs": ("bar_ms", "committed_at_ms", "n_records", "n_open"),
-    "tickets": ("id", "seq", "bar_ms", "created_ms", "payload"),
-    "deliveries": ("ticket_id", "channel", "delivered_at_ms"),
-    "delivery_failures": ("ticket_id", "channel", "at_ms", "error"),
-    "selections": ("boundary_ms", "created_ms", "payload"),
-    "exports": ("path", "last_seq"),
-}
-_SINCE_VERSION: Final = {
-    "tickets": 2,
-    "deliveries": 2,
-    "delivery_failures": 2,
-    "selections": 2,
-    "exports": 2,
-}
-_POSITION_COLUMNS = ", ".join(_COLUMNS["positions"])
+_POSITION_COLUMNS = ", ".join(COLUMNS["positions"])
 _UPSERT_POSITION = (
     f"INSERT OR REPLACE INTO positions ({_POSITION_COLUMNS}) "
-    f"VALUES ({', '.join('?' * len(_COLUMNS['positions']))})"
+    f"VALUES ({', '.join('?' * len(COLUMNS['positions']))})"
 )
 
 
@@ -137,6 +60,17 @@ _UNSET: Final = _Unset()
 ExtraWork = Callable[[sqlite3.Connection], None]
 """Work done inside a run's transaction (e.g. saving the bar's tickets): gets the open
 connection, must not BEGIN, COMMIT or ROLLBACK; raising rolls the whole run back."""
+
+
+def combine(*works: ExtraWork | None) -> ExtraWork:
+    """Several pieces of extra work as one, run in order in the same transaction."""
+
+    def write(con: sqlite3.Connection) -> None:
+        for work in works:
+            if work is not None:
+                work(con)
+
+    return write
 
 
 class StateStore:
@@ -241,6 +175,62 @@ class StateStore:
         with self._guard():
             rows = self._connection().execute(f"{sql} LIMIT ?", (-1 if limit is None else limit,))
             return [RunInfo(*row) for row in rows.fetchall()]
+
+    # -- the scan's bookkeeping: `meta` values and stored selections ------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A small piece of the scan's bookkeeping (e.g. the day of the last digest), or None."""
+        with self.transaction(write=False) as con:
+            row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a bookkeeping value in its own small transaction."""
+        with self.transaction() as con:
+            con.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def selection_text(self, boundary_ms: int | None = None) -> tuple[int, str] | None:
+        """(boundary_ms, payload text) of the selection saved at `boundary_ms` (UTC ms), or of
+        the latest one when None; None when there is none (or the file predates selections)."""
+        if self.schema_version < SINCE_VERSION["selections"]:
+            return None
+        with self.transaction(write=False) as con:
+            if boundary_ms is None:
+                row = con.execute(
+                    "SELECT boundary_ms, payload FROM selections ORDER BY boundary_ms DESC LIMIT 1"
+                ).fetchone()
+            else:
+                row = con.execute(
+                    "SELECT boundary_ms, payload FROM selections WHERE boundary_ms = ?",
+                    (int(boundary_ms),),
+                ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def selection_boundaries(self) -> list[int]:
+        """Every stored selection's boundary (UTC ms), ascending."""
+        if self.schema_version < SINCE_VERSION["selections"]:
+            return []
+        with self.transaction(write=False) as con:
+            rows = con.execute("SELECT boundary_ms FROM selections ORDER BY boundary_ms")
+            return [int(r[0]) for r in rows.fetchall()]
+
+    @staticmethod
+    def selection_work(boundary_ms: int, created_ms: int, payload_text: str) -> ExtraWork:
+        """Work for `commit_run(..., extra=...)` that saves a re-selection's table (text, the
+        caller's format) keyed by its boundary (UTC ms); the first one saved is kept."""
+
+        def write(con: sqlite3.Connection) -> None:
+            con.execute(
+                "INSERT OR IGNORE INTO selections (boundary_ms, created_ms, payload) "
+                "VALUES (?, ?, ?)",
+                (int(boundary_ms), int(created_ms), payload_text),
+            )
+
+        return write
 
     # -- the one write --------------------------------------------------------------------
 
@@ -359,25 +349,25 @@ class StateStore:
         return con
 
     def _check_schema(self, con: sqlite3.Connection, create: bool) -> None:
-        app_id, version, tables = _header(con)
+        app_id, version, tables = header(con)
         if app_id == 0 and version == 0 and not tables:
             if not create:
                 self._initialised = False  # an empty file: reads see no state
                 return
             with _transaction(con, "BEGIN IMMEDIATE"):
                 # Re-read under the write lock: a concurrent run may have just created it.
-                app_id, version, tables = _header(con)
+                app_id, version, tables = header(con)
                 if app_id == 0 and version == 0 and not tables:
                     con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    self._migrate(con, 0)
-            app_id, version, tables = _header(con)
+                    migrate(con, 0, SCHEMA_VERSION)
+            app_id, version, tables = header(con)
         if app_id != APPLICATION_ID:
             seen = f"application_id {app_id}" if app_id else f"tables {', '.join(sorted(tables))}"
             raise self._foreign(seen)
         if version > SCHEMA_VERSION:
             raise StateError(
                 f"state database {self.path} has schema version {version}, written by "
-                f"{_written_by(con)}; this pairscan {__version__} reads up to version "
+                f"{written_by(con)}; this pairscan {__version__} reads up to version "
                 f"{SCHEMA_VERSION}: upgrade pairscan (pip install -U pairscan) to use it. "
                 "Keep the file: it holds the open positions"
             )
@@ -389,13 +379,13 @@ class StateStore:
         if version < SCHEMA_VERSION and create:
             with _transaction(con, "BEGIN IMMEDIATE"):
                 # Re-read under the write lock: a concurrent run may have just upgraded it.
-                self._migrate(con, _header(con)[1])
-            app_id, version, tables = _header(con)
+                migrate(con, header(con)[1], SCHEMA_VERSION)
+            app_id, version, tables = header(con)
         # create=False (e.g. `pairs state show`) never writes, so an older file is read as it
         # is: migrations only add tables, and the ones it has keep their columns.
         self._version = version
-        for table, columns in _COLUMNS.items():
-            if _SINCE_VERSION.get(table, 1) > version:
+        for table, columns in COLUMNS.items():
+            if SINCE_VERSION.get(table, 1) > version:
                 continue
             if table not in tables:
                 raise self._foreign(f"table {table} is missing")
@@ -403,64 +393,31 @@ class StateStore:
             if found != columns:
                 raise self._foreign(f"table {table} has columns {', '.join(found)}")
 
-    def _migrate(self, con: sqlite3.Connection, version: int) -> None:
-        """Bring the schema from `version` to SCHEMA_VERSION; the caller holds a transaction."""
-        for step in range(version, SCHEMA_VERSION):
-            for statement in _MIGRATIONS[step].split(";"):
-                if statement.strip():
-                    con.execute(statement)
-        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        con.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('written_by', ?)",
-            (f"pairscan {__version__}",),
-        )
-
     def _foreign(self, reason: str) -> StateError:
         return StateError(
             f"{self.path} is not a pairscan state database ({reason}); move it aside "
             f"(mv {self.path} {self.path}.bak) or point data_dir elsewhere, and rerun"
         )
 
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
+    def _guard(self) -> AbstractContextManager[None]:
         """Turn any sqlite3 error into one line naming the database and the fix."""
-        try:
-            yield
-        except sqlite3.DatabaseError as exc:
-            name = getattr(exc, "sqlite_errorname", "")
-            reason = _short_reason(exc)
-            if name.startswith("SQLITE_NOTADB"):
-                raise self._foreign(reason) from None
-            if name.startswith("SQLITE_CORRUPT"):
-                raise StateError(
-                    f"state database {self.path} is corrupt ({reason}); restore it from a "
-                    f"backup, or move it aside (mv {self.path} {self.path}.bak) to start "
-                    "with no positions and close any open ones on the exchange by hand"
-                ) from None
-            if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-                raise StateError(
-                    f"state database {self.path} is locked by another pairscan run (waited "
-                    f"{self.timeout_s:g} s); let it finish, or find it with `fuser {self.path}`"
-                ) from None
-            raise StateError(f"state database {self.path} cannot be used ({reason})") from None
+        return sqlite_errors(self._error)
 
-
-def _header(con: sqlite3.Connection) -> tuple[int, int, set[str]]:
-    (app_id,) = con.execute("PRAGMA application_id").fetchone()
-    (version,) = con.execute("PRAGMA user_version").fetchone()
-    tables = {
-        row[0]
-        for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    }
-    return int(app_id), int(version), tables
-
-
-def _written_by(con: sqlite3.Connection) -> str:
-    try:
-        row = con.execute("SELECT value FROM meta WHERE key = 'written_by'").fetchone()
-    except sqlite3.DatabaseError:
-        row = None
-    return "an unknown pairscan" if row is None else str(row[0])
+    def _error(self, name: str, reason: str) -> StateError:
+        if name.startswith("SQLITE_NOTADB"):
+            return self._foreign(reason)
+        if name.startswith("SQLITE_CORRUPT"):
+            return StateError(
+                f"state database {self.path} is corrupt ({reason}); restore it from a "
+                f"backup, or move it aside (mv {self.path} {self.path}.bak) to start "
+                "with no positions and close any open ones on the exchange by hand"
+            )
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return StateError(
+                f"state database {self.path} is locked by another pairscan run (waited "
+                f"{self.timeout_s:g} s); let it finish, or find it with `fuser {self.path}`"
+            )
+        return StateError(f"state database {self.path} cannot be used ({reason})")
 
 
 def _last_bar(con: sqlite3.Connection) -> int | None:
@@ -512,9 +469,3 @@ def _transaction(con: sqlite3.Connection, begin: str) -> Iterator[Callable[[], N
             except sqlite3.Error:
                 log.debug("rollback failed", exc_info=True)
         raise
-
-
-def _short_reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    line = text.splitlines()[0]
-    return line if len(line) <= 120 else line[:117] + "..."

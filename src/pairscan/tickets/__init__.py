@@ -5,6 +5,7 @@ Never imports ccxt, requests or click, and sends nothing: `pairscan.notify` deli
 """
 
 from pairscan.tickets.book import BookLeg, BookPosition, PaperBook, build_paper_book
+from pairscan.tickets.export import ExportCounts, export_new
 from pairscan.tickets.model import (
     ACTIONS,
     CLOSE_REASONS,
@@ -17,25 +18,19 @@ from pairscan.tickets.model import (
 )
 from pairscan.tickets.outbox import (
     DeliveryFailure,
-    ExportCounts,
     combine,
     delivered_ids,
-    export_new,
     failures,
-    get_meta,
     load_selection,
     load_tickets,
     mark_delivered,
     outbox_writer,
+    outgoing,
     pending,
     record_failure,
-    selection_boundaries,
     selection_writer,
-    set_meta,
 )
 from pairscan.tickets.render import (
-    Rendered,
-    md2_escape,
     render_book_console,
     render_console,
     render_digest,
@@ -55,7 +50,6 @@ __all__ = [
     "ExportCounts",
     "Leg",
     "PaperBook",
-    "Rendered",
     "Side",
     "Ticket",
     "TicketAction",
@@ -64,12 +58,11 @@ __all__ = [
     "delivered_ids",
     "export_new",
     "failures",
-    "get_meta",
     "load_selection",
     "load_tickets",
     "mark_delivered",
-    "md2_escape",
     "outbox_writer",
+    "outgoing",
     "pending",
     "record_failure",
     "render_book_console",
@@ -78,9 +71,7 @@ __all__ = [
     "render_plain",
     "render_slack",
     "render_telegram",
-    "selection_boundaries",
     "selection_writer",
-    "set_meta",
     "ticket_id",
     "to_message",
 ]

@@ -1,6 +1,9 @@
 """Stage 6 (tickets): a ticket or the daily paper-book digest as a console table, one plain
 line, a Slack webhook payload and Telegram MarkdownV2 messages, each within its channel's
 limits. Pure: strings and dicts out; sending belongs to `pairscan.notify`.
+
+Over 400 lines on purpose: the ticket and the digest share one line model (`_line`) and one
+packer into each channel's limits; split apart, those internals would become a public API.
 """
 
 from __future__ import annotations
@@ -8,12 +11,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from rich.table import Table
 from rich.text import Text
 
 from pairscan.market import format_utc
+from pairscan.notify.message import Message, escape_markdown_v2
 from pairscan.tickets.book import BookPosition, PaperBook
 from pairscan.tickets.model import Leg, Ticket
 
@@ -24,9 +28,7 @@ __all__ = [
     "SLACK_SECTION_LIMIT",
     "TELEGRAM_LIMIT",
     "TELEGRAM_PART_LIMIT",
-    "Rendered",
     "md2_code_escape",
-    "md2_escape",
     "render_book_console",
     "render_console",
     "render_digest",
@@ -52,24 +54,8 @@ TELEGRAM_LIMIT: Final = 4096
 TELEGRAM_PART_LIMIT: Final = 4000
 DIGEST_MAX_TELEGRAM_PARTS: Final = 10
 
-_MD2 = re.compile(r"([\\_*\[\]()~`>#+\-=|{}.!])")
 _MD2_CODE = re.compile(r"([\\`])")
 _ELLIPSIS = "…"
-
-
-class Rendered(NamedTuple):
-    """One message in every channel's form: `plain` text (console, logs), `slack` (a whole
-    incoming-webhook JSON payload), `telegram` (MarkdownV2 texts, sent in order)."""
-
-    plain: str
-    slack: dict[str, Any]
-    telegram: tuple[str, ...]
-
-
-def md2_escape(text: str) -> str:
-    """Text for Telegram MarkdownV2 outside entities: a backslash before each of
-    ``_ * [ ] ( ) ~ ` > # + - = | { } . !`` and before a backslash."""
-    return _MD2.sub(r"\\\1", text)
 
 
 def md2_code_escape(text: str) -> str:
@@ -108,11 +94,11 @@ def _md2_line(line: _Line) -> str:
     out = []
     for style, text in line:
         if style == "b":
-            out.append(f"*{md2_escape(text)}*")
+            out.append(f"*{escape_markdown_v2(text)}*")
         elif style == "c":
             out.append(f"`{md2_code_escape(text)}`")
         else:
-            out.append(md2_escape(text))
+            out.append(escape_markdown_v2(text))
     return "".join(out)
 
 
@@ -182,11 +168,11 @@ def _pack(
 
 
 def _telegram(lines: Sequence[_Line], max_parts: int | None = None) -> tuple[str, ...]:
-    parts = _pack(lines, _md2_line, md2_escape, TELEGRAM_PART_LIMIT, telegram_length)
+    parts = _pack(lines, _md2_line, escape_markdown_v2, TELEGRAM_PART_LIMIT, telegram_length)
     if max_parts is not None and len(parts) > max_parts:
         left = len(parts) - max_parts + 1
         note = f"{_ELLIPSIS} {left} more parts not sent: see the run summary"  # left >= 2
-        parts = [*parts[: max_parts - 1], md2_escape(note)]
+        parts = [*parts[: max_parts - 1], escape_markdown_v2(note)]
     return tuple(parts)
 
 
@@ -413,9 +399,11 @@ def render_slack(ticket: Ticket) -> dict[str, Any]:
     return _slack_payload(render_plain(ticket), _title(ticket), lines, fields)
 
 
-def to_message(ticket: Ticket) -> Rendered:
-    """The ticket in every channel's form (`notify.Message(**rendered._asdict())`)."""
-    return Rendered(render_plain(ticket), render_slack(ticket), render_telegram(ticket))
+def to_message(ticket: Ticket) -> Message:
+    """The ticket in every channel's form."""
+    return Message(
+        slack=render_slack(ticket), telegram=render_telegram(ticket), plain=render_plain(ticket)
+    )
 
 
 def render_console(tickets: Sequence[Ticket]) -> Table:
@@ -502,7 +490,7 @@ def _book_lines(book: PaperBook) -> list[_Line]:
     return lines
 
 
-def render_digest(book: PaperBook, selection_changes: Sequence[str], now_ms: int) -> Rendered:
+def render_digest(book: PaperBook, selection_changes: Sequence[str], now_ms: int) -> Message:
     """The daily digest: the paper book's totals and open positions, then the pair
     selection's changes since the last digest under a header that counts them (one line
     each, as given), in every channel's form. Slack keeps to 50 blocks and Telegram to 10
@@ -518,7 +506,7 @@ def render_digest(book: PaperBook, selection_changes: Sequence[str], now_ms: int
         f"{title}: total {_pnl(book.total_pnl_quote)} {book.quote or ''}, "
         f"{len(book.open_positions)} open"
     )
-    return Rendered(plain, _slack_payload(summary, title, body), telegram)
+    return Message(slack=_slack_payload(summary, title, body), telegram=telegram, plain=plain)
 
 
 def render_book_console(book: PaperBook) -> Table:

@@ -3,16 +3,13 @@ threaded server (`FakeBinance`, `start_fake_binance`) and the URLs ccxt needs (`
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import sys
-import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
+from ..serving import TrackingServer, serve, shut
 from .protocol import _JSON, DAPI_PREFIX, FAPI_PREFIX, SPOT_PREFIX, BinanceAPIError
 from .state import ExchangeState
 
@@ -153,41 +150,12 @@ class _Handler(BaseHTTPRequestHandler):
         """Requests are logged in `state.requests`, not on stderr."""
 
 
-class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its state and its open connections, to close them."""
-
-    daemon_threads = True
-    block_on_close = False
+class _Server(TrackingServer):
+    """The shared server plumbing, knowing the exchange state its handlers serve."""
 
     def __init__(self, address: tuple[str, int], state: ExchangeState) -> None:
         self.state = state
-        self.stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Condition()
         super().__init__(address, _Handler)
-
-    def track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._connections_lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
-                self._connections_lock.notify_all()
-
-    def close_connections(self, timeout_s: float = 2.0) -> None:
-        """Shut every open client connection and wait for their handler threads to finish."""
-        with self._connections_lock:
-            for conn in list(self._connections):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-            self._connections_lock.wait_for(lambda: not self._connections, timeout=timeout_s)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up (timeout tests) is normal here; anything else is printed."""
-        error = sys.exc_info()[1]
-        if isinstance(error, ConnectionError | TimeoutError):
-            return
-        super().handle_error(request, client_address)
 
 
 class FakeBinance:
@@ -198,13 +166,7 @@ class FakeBinance:
         self.server = _Server((host, port), state)
         self.port = int(self.server.server_address[1])
         self.base_url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-binance-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve(self.server, f"fake-binance-{self.port}")
         self._closed = False
 
     def url(self, path: str) -> str:
@@ -242,11 +204,7 @@ class FakeBinance:
         if self._closed:
             return
         self._closed = True
-        self.server.stopping.set()
-        self.server.shutdown()
-        self.server.close_connections()
-        self.server.server_close()
-        self._thread.join(timeout=5)
+        shut(self.server, self._thread)
 
     def __enter__(self) -> FakeBinance:
         return self

@@ -1,21 +1,22 @@
 """HTTP side of the chat fake: one threaded server speaking Slack's incoming webhook
 (`POST /services/...`) and Telegram's Bot API (`POST /bot<token>/sendMessage`), with a queue
-of one-shot faults, switchable outages and a log of every request."""
+of one-shot faults, switchable outages and a log of every request.
+
+Over 400 lines on purpose: the request handler and the `FakeChat` it reports to share the
+fault queue and the log under one lock; the answers themselves are `protocol.py`'s."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import sys
 import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
+from ..serving import TrackingServer, serve, shut
 from .protocol import slack_answer, telegram_error, telegram_send_message
 
 ChatChannel = Literal["slack", "telegram"]
@@ -287,36 +288,12 @@ def _decode(raw: bytes, content_type: str) -> Any:
         return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Server(TrackingServer):
+    """The shared server plumbing, knowing the fake its handlers answer for."""
 
     def __init__(self, address: tuple[str, int], fake: FakeChat) -> None:
         self.fake = fake
-        self.stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Condition()
         super().__init__(address, _Handler)
-
-    def track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._connections_lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
-                self._connections_lock.notify_all()
-
-    def close_connections(self, timeout_s: float = 2.0) -> None:
-        with self._connections_lock:
-            for conn in list(self._connections):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-            self._connections_lock.wait_for(lambda: not self._connections, timeout=timeout_s)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return  # a client that gave up (timeout tests)
-        super().handle_error(request, client_address)
 
 
 @dataclass
@@ -368,25 +345,14 @@ class FakeChat:
             return
         self._server = _Server((self.host, self.port), self)
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-chat-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve(self._server, f"fake-chat-{self.port}")
 
     def stop(self) -> None:
         """Stop listening: clients get "connection refused" until `start()`. Idempotent."""
         server, self._server = self._server, None
         if server is None:
             return
-        server.stopping.set()
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        shut(server, self._thread)
 
     close = stop
 

@@ -1,115 +1,22 @@
-"""`pairs backtest` presentation: sweep-grid parsing and the rich tables. No logic of the
-backtest itself; the command in `pairscan.cli` calls `jobs.backtest` and these printers."""
+"""`pairs backtest` presentation: the run's metrics, its best pairs and the sweep's ranking as
+rich tables. No logic of the backtest itself (`cli.backtest` calls `jobs.backtest`)."""
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pairscan.errors import ConfigError
 from pairscan.market import format_utc
 
-# Short sweep names for the keys people sweep most; any dotted config key works too.
-SWEEP_ALIASES = {
-    "entry_z": "signals.entry_z",
-    "exit_z": "signals.exit_z",
-    "stop_z": "signals.stop_z",
-    "cooldown": "signals.cooldown_bars",
-    "max_holding_bars": "signals.max_holding_bars",
-    "max_holding_half_lives": "signals.max_holding_half_lives",
-    "window": "stats.window_bars",
-    "z_window": "stats.z_window_bars",
-    "hedge": "stats.hedge",
-    "formation_days": "stats.formation_days",
-    "reselect_every_hours": "stats.reselect_every_hours",
-    "max_qvalue": "stats.max_qvalue",
-    "max_pairs": "stats.max_pairs",
-    "target_vol": "sizing.target_vol",
-    "fee_bps": "backtest.fee_bps",
-    "slippage_bps": "backtest.slippage_bps",
-}
-SWEEPABLE = ("stats", "signals", "sizing", "backtest")
-MAX_VARIANTS = 1000
+if TYPE_CHECKING:
+    import pandas as pd
 
-
-def parse_sweep(args: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
-    """`KEY=V1,V2 ...` -> every combination as (label, {dotted key: value}), grid order.
-
-    KEY is a short name (`entry_z`, `window`, see SWEEP_ALIASES) or a dotted config key of the
-    stats, signals, sizing or backtest sections; values are YAML scalars (`2`, `1.5`, `null`,
-    `kalman`). `sweep_configs` validates them like the config file's, naming the option.
-    """
-    axes: list[tuple[str, str, list[Any]]] = []
-    for arg in args:
-        name, sep, values = arg.partition("=")
-        name = name.strip()
-        if not sep or not name or not values.strip():
-            raise ConfigError(f"--sweep {arg!r}: expected KEY=V1,V2,... (e.g. entry_z=1.5,2,2.5)")
-        key = SWEEP_ALIASES.get(name, name)
-        if key.partition(".")[0] not in SWEEPABLE or "." not in key:
-            short = ", ".join(sorted(SWEEP_ALIASES))
-            raise ConfigError(
-                f"--sweep {name}: not a sweepable key (short names: {short}; or a dotted key "
-                f"of the {', '.join(SWEEPABLE)} sections)"
-            )
-        if any(k == key for _, k, _ in axes):
-            raise ConfigError(f"--sweep {name}: given twice")
-        axes.append((name, key, [yaml.safe_load(v.strip()) for v in values.split(",")]))
-    n = math.prod(len(vals) for _, _, vals in axes)
-    if n > MAX_VARIANTS:
-        raise ConfigError(f"--sweep: {n} combinations; at most {MAX_VARIANTS} per run")
-    grid = []
-    for combo in itertools.product(*(vals for _, _, vals in axes)):
-        label = " ".join(f"{name}={_show(v)}" for (name, _, _), v in zip(axes, combo, strict=True))
-        grid.append((label, {key: v for (_, key, _), v in zip(axes, combo, strict=True)}))
-    return grid
-
-
-def sweep_configs(grid: Sequence[tuple[str, dict[str, Any]]], load: Any) -> list[tuple[str, Any]]:
-    """The config of every variant of `parse_sweep`'s grid, loaded with `load(**overrides)`
-    (`Globals.load`). The base config is loaded first, so a fault of the file is the file's;
-    a fault of a swept value names the option and the value, not the config file:
-    `--sweep entry_z=abc: signals.entry_z must be a number (got "abc")`, or the variant when
-    only the combination is wrong (`--sweep entry_z=5 stop_z=4.5: signals needs stop_z > ...`).
-    """
-    from pairscan.config import config_label
-
-    prefix = config_label(load()) + ": "
-    short = {key: name for name, key in SWEEP_ALIASES.items()}
-    out = []
-    for label, overrides in grid:
-        try:
-            out.append((label, load(**overrides)))
-        except ConfigError as exc:
-            text = str(exc)
-            text = text[len(prefix) :] if text.startswith(prefix) else text
-            culprit = next(
-                (f"{short.get(k, k)}={_show(v)}" for k, v in overrides.items() if f"{k} " in text),
-                label,
-            )
-            raise ConfigError(f"--sweep {culprit}: {text}") from None
-    return out
-
-
-def variant_dir(label: str) -> str:
-    """A sweep variant's folder under `--out`: its label with spaces and anything a file name
-    should not hold as `_` (`entry_z=2 window=336` -> `entry_z=2_window=336`)."""
-    name = "".join(c if c.isascii() and (c.isalnum() or c in ".=+-") else "_" for c in label)
-    return name.strip("_") or "variant"
-
-
-def _show(value: Any) -> str:
-    """A swept value as it would be typed (`null`, `true`, `2.5`)."""
-    if value is None:
-        return "null"
-    return str(value).lower() if isinstance(value, bool) else str(value)
+    from pairscan.jobs.backtest import BacktestReport, SweepReport
 
 
 def _pct(value: float) -> str:
@@ -126,9 +33,11 @@ def _num(value: float, spec: str = ".2f") -> str:
     return "-" if not math.isfinite(value) else format(value, spec)
 
 
-def print_backtest(console: Console, report: Any, pairs: Any, top: int = 10) -> None:
-    """The run's headline metrics, then the best pairs. Costs are signed as paid (+); funding
-    is negative when received."""
+def print_backtest(
+    console: Console, report: BacktestReport, pairs: pd.DataFrame, top: int = 10
+) -> None:
+    """The run's headline metrics, then the best `top` of `pairs` (`jobs.backtest.pair_table`).
+    Costs are signed as paid (+); funding is negative when received."""
     from pairscan.jobs.backtest import account_currency
     from pairscan.text import fit_columns, plural
 
@@ -150,7 +59,7 @@ def print_backtest(console: Console, report: Any, pairs: Any, top: int = 10) -> 
         ("Sharpe / Sortino / Calmar", f"{_num(m.sharpe)} / {_num(m.sortino)} / {_num(m.calmar)}"),
         ("deflated Sharpe", _dsr_text(m.deflated_sharpe, m.n_trials)),
         ("max drawdown", _pct(m.max_drawdown)),
-        ("max drawdown duration", _duration_text(m)),
+        ("max drawdown duration", _duration_text(m.max_drawdown_bars, m.max_drawdown_recovered)),
         ("longest underwater stretch", plural(m.longest_underwater_bars, "bar")),
         ("trades / win rate", f"{m.n_trades} / {_share(m.win_rate)}"),
         ("profit factor", _num(m.profit_factor)),
@@ -184,7 +93,9 @@ def print_backtest(console: Console, report: Any, pairs: Any, top: int = 10) -> 
         for name in heads:
             left = name.startswith("pair")
             per_pair.add_column(name, justify="left" if left else "right", overflow="fold")
-        for row in pairs.head(top).itertuples():
+        # Rows of pair_breakdown's columns; pandas types a row's fields as any scalar.
+        pair_rows: Iterable[Any] = pairs.head(top).itertuples()
+        for row in pair_rows:
             per_pair.add_row(
                 escape(f"{row.y} ~ {row.x}"),
                 str(row.trades),
@@ -210,7 +121,7 @@ def print_backtest(console: Console, report: Any, pairs: Any, top: int = 10) -> 
         console.print(f"[yellow]warning:[/yellow] {escape(line)}")
 
 
-def print_sweep(console: Console, sweep: Any, top: int = 20) -> None:
+def print_sweep(console: Console, sweep: SweepReport, top: int = 20) -> None:
     """Variants ranked by Sharpe ratio (NaN last), with the deflated Sharpe of each."""
     from pairscan.text import fit_columns, plural
 
@@ -243,15 +154,15 @@ def print_sweep(console: Console, sweep: Any, top: int = 20) -> None:
     console.print(fit_columns(table, console))
 
 
-def _duration_text(m: Any) -> str:
+def _duration_text(bars: int, recovered: bool) -> str:
     """The deepest drawdown's length: from the peak before it to the recovery, or to the
     last bar when equity never got back to that peak."""
     from pairscan.text import plural
 
-    bars = plural(m.max_drawdown_bars, "bar")
-    if m.max_drawdown_bars == 0:
-        return bars
-    return f"{bars}, peak to recovery" if m.max_drawdown_recovered else f"{bars}, not recovered"
+    text = plural(bars, "bar")
+    if bars == 0:
+        return text
+    return f"{text}, peak to recovery" if recovered else f"{text}, not recovered"
 
 
 def _cost_text(paid: float, bps: float, unit: str) -> str:

@@ -1,9 +1,10 @@
-"""`pairs cache update|stats` and `pairs state show` presentation: tables and JSON."""
+"""`pairs cache update|stats` and `pairs state show` presentation: tables and JSON. Imported
+by the commands when they print, never at start-up (rich's tables)."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -12,8 +13,14 @@ from rich.table import Table
 from pairscan.market import format_utc
 from pairscan.text import fit_columns, fits, plural
 
+if TYPE_CHECKING:
+    from pairscan.jobs.cache_stats import StatsReport
+    from pairscan.jobs.cache_update import UpdateReport
+    from pairscan.jobs.state_show import StateReport
 
-def jsonable(report: Any) -> dict[str, Any]:
+
+def jsonable(report: UpdateReport | StatsReport | StateReport) -> dict[str, Any]:
+    """The report as plain JSON values; its failed series (if it has any) by symbol only."""
     data: dict[str, Any] = dataclasses.asdict(report)
     failed = getattr(report, "failed", None)
     if failed is not None:
@@ -21,7 +28,9 @@ def jsonable(report: Any) -> dict[str, Any]:
     return data
 
 
-def print_update(console: Console, report: Any) -> None:
+def print_update(console: Console, report: UpdateReport) -> None:
+    """One row per symbol (new bars, gaps, funding, status), a totals line, then each
+    failure's message (below the table, where a long one has room)."""
     table = Table(
         title=f"cache update: {report.exchange} {report.timeframe} "
         f"(now {format_utc(report.now_ms)})"
@@ -67,7 +76,8 @@ def _fmt_money(value: float | None) -> str:
     return f"{value:,.0f}"
 
 
-def print_stats(console: Console, report: Any) -> None:
+def print_stats(console: Console, report: StatsReport) -> None:
+    """One row per cached series; size on disk is dropped first on a narrow terminal."""
     table = _stats_table(report, with_size=True)
     if not fits(table, console):  # a narrow terminal: size on disk is the detail to spare
         table = _stats_table(report, with_size=False)
@@ -77,7 +87,7 @@ def print_stats(console: Console, report: Any) -> None:
         console.print("nothing cached yet: run `pairs cache update`")
 
 
-def _stats_table(report: Any, *, with_size: bool) -> Table:
+def _stats_table(report: StatsReport, *, with_size: bool) -> Table:
     table = Table(title=f"cache: {report.exchange} (now {format_utc(report.now_ms)})")
     table.add_column("symbol", no_wrap=True)  # whole: spot and perpetual differ at the end
     heads = ("tf", "first", "last", "rows", "gaps", "stale", "size", "ADV", "spread bps")
@@ -113,7 +123,8 @@ def _fmt_number(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def print_state(console: Console, report: Any) -> None:
+def print_state(console: Console, report: StateReport) -> None:
+    """The last processed bar and a table of the open positions (or why there are none)."""
     if not report.exists:
         console.print(
             f"no state database yet for {escape(report.exchange)} ({escape(report.path)}): "

@@ -1,9 +1,10 @@
-"""`pairs scan` presentation: the run summary, the tickets table and `--status`."""
+"""`pairs scan` presentation: the run summary, the tickets table and `--status`. Imported by
+the command when it prints, never at start-up (rich's tables)."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -11,8 +12,14 @@ from rich.table import Table
 
 from pairscan.market import format_utc
 
+if TYPE_CHECKING:
+    from pairscan.jobs.scan_report import ScanReport
+    from pairscan.jobs.state_show import StateReport
 
-def scan_json(report: Any) -> dict[str, Any]:
+
+def scan_json(report: ScanReport) -> dict[str, Any]:
+    """The run record as plain JSON values: tickets as objects, without the markets and
+    closes the run read."""
     data: dict[str, Any] = dataclasses.asdict(report)
     data.pop("markets", None)
     data.pop("closes", None)
@@ -22,7 +29,7 @@ def scan_json(report: Any) -> dict[str, Any]:
     return data
 
 
-def _headline(report: Any) -> str:
+def _headline(report: ScanReport) -> str:
     """The run's one-line summary: what was decided, on what, by which run."""
     from pairscan.text import plural
 
@@ -43,15 +50,17 @@ def _headline(report: Any) -> str:
     )
 
 
-def print_scan(console: Console, report: Any) -> None:
+def print_scan(console: Console, report: ScanReport) -> None:
+    """The headline, the tickets table, then what was not sent or selected, warnings, the
+    deliveries, the paper book and errors, one line each."""
+    from pairscan.jobs.scan_report import tickets_table
     from pairscan.text import fit_columns, plural
-    from pairscan.tickets import render_console
 
     console.print(_headline(report))
     for change in report.selection_changes:
         console.print(f"selection: {escape(change)}")
     if report.tickets:
-        console.print(fit_columns(render_console(report.tickets), console))
+        console.print(fit_columns(tickets_table(report.tickets), console))
     elif report.status != "already_processed":
         console.print("no new tickets")
     for line in report.dropped:
@@ -72,7 +81,7 @@ def print_scan(console: Console, report: Any) -> None:
     if report.delivered:
         sent = ", ".join(f"{k} {v}" for k, v in report.delivered.items())
         console.print(f"delivered: {sent}; {plural(report.open_positions, 'open position')}")
-    book = report.book
+    book: dict[str, Any] = report.book  # numbers and the quote currency (jobs.scan_bars)
     if book:
         quote = book.get("quote") or ""
         console.print(
@@ -85,7 +94,9 @@ def print_scan(console: Console, report: Any) -> None:
         console.print(f"[red]error:[/red] {escape(line)}")
 
 
-def print_status(console: Console, runs: list[dict[str, Any]], state: Any) -> None:
+def print_status(console: Console, runs: list[dict[str, Any]], state: StateReport) -> None:
+    """`scan --status`: the last runs (newest first, as `jobs.scan.last_runs` reads them),
+    the last run's error and stale data, and the open positions in one line each."""
     from pairscan.text import fit_columns, plural
 
     table = Table(title=f"last scans ({len(runs)})")
