@@ -41,7 +41,7 @@ from pairscan.backtest.kernels import (
 )
 from pairscan.backtest.report import ledger_frame
 from pairscan.config import Config, load_config
-from pairscan.jobs.backtest import load_market
+from pairscan.jobs.backtest_market import load_market
 from pairscan.jobs.cache_update import run_cache_update
 from pairscan.signals import REASON_NAMES, Action, Reason
 from pairscan.stats.hedge import hedge_and_z

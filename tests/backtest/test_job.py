@@ -16,7 +16,10 @@ from pairscan.backtest.engine import MarketPanel, run_backtest
 from pairscan.backtest.kernels import L_EXIT_BAR, L_PNL
 from pairscan.cli import pairs
 from pairscan.config import Config, load_config
-from pairscan.jobs.backtest import load_market, metrics_json, run_backtest_job, run_sweep
+from pairscan.jobs.backtest import run_backtest_job
+from pairscan.jobs.backtest_market import load_market
+from pairscan.jobs.backtest_outputs import metrics_json
+from pairscan.jobs.backtest_sweep import run_sweep
 from pairscan.jobs.cache_update import run_cache_update
 from pairscan.signals import Reason
 
@@ -230,7 +233,7 @@ def test_every_stats_key_decides_what_a_sweep_may_share() -> None:
     them; a stats key in neither list would be shared by mistake (a variant of it would silently
     run the first variant's selection)."""
     from pairscan.config import StatsConfig
-    from pairscan.jobs.backtest import _HEDGE_KEYS, _SELECTION_KEYS
+    from pairscan.jobs.backtest_sweep import _HEDGE_KEYS, _SELECTION_KEYS
 
     assert {f.name for f in dataclasses.fields(StatsConfig)} == {*_SELECTION_KEYS, *_HEDGE_KEYS}
 

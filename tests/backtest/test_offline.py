@@ -12,7 +12,8 @@ import pytest
 from pairscan.cache.markets import markets_path, read_markets
 from pairscan.config import load_config
 from pairscan.errors import ConfigError
-from pairscan.jobs.backtest import load_market, run_backtest_job
+from pairscan.jobs.backtest import run_backtest_job
+from pairscan.jobs.backtest_market import load_market
 from pairscan.jobs.cache_update import run_cache_update
 from pairscan.market import parse_utc
 from tests.fakes.binance import FakeBinance

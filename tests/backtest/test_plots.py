@@ -25,12 +25,8 @@ from pairscan.backtest.plots import (
 )
 from pairscan.backtest.report import equity_frame
 from pairscan.config import Config, load_config
-from pairscan.jobs.backtest import (
-    BacktestReport,
-    account_currency,
-    run_backtest_job,
-    write_outputs,
-)
+from pairscan.jobs.backtest import BacktestReport, run_backtest_job
+from pairscan.jobs.backtest_outputs import account_currency, write_outputs
 from pairscan.market import symbol_key
 from pairscan.signals import REASON_NAMES, Action, Gate, Reason
 from pairscan.stats.hedge import hedge_and_z

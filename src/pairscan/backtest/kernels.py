@@ -1,5 +1,8 @@
 """Backtest kernel: the portfolio simulation of many two-legged pair positions on one capital.
 
+One module (~480 lines): `simulate_nb` and the kernels it calls share the book's column
+layout (`B_*`) and the ledger they fill, and compile together.
+
 Numba only; no pandas, config objects or I/O. Decisions come in as the state machine's
 actions (`pairscan.signals.run_machine`) and sizes as the sizer's target notionals
 (`pairscan.sizing`), so the rule and the sizing are the scan's; this file only fills orders,

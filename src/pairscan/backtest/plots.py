@@ -1,7 +1,11 @@
 """Backtest plots: the account (equity, drawdown, gross exposure) and one pair (both legs'
 prices, the hedge ratio traded on, the z-score with the machine's decisions). Builders return
 a matplotlib `Figure` and write nothing; `save_png` writes one. No pyplot: no global figure
-state, no GUI backend to select."""
+state, no GUI backend to select.
+
+One module (~400 lines): the marks and views it computes are drawn only here; split, the
+drawing helpers would need them as a public API.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""`pairs backtest` (one walk-forward run, or a `--sweep` grid): parse, call `jobs.backtest`,
-print (`render_backtest`), write `--out`. No logic of the backtest itself."""
+"""`pairs backtest` (one walk-forward run, or a `--sweep` grid): parse, call `jobs.backtest`
+(`jobs.backtest_sweep`), print (`render_backtest`), write `--out` (`jobs.backtest_outputs`).
+No logic of the backtest itself."""
 
 from __future__ import annotations
 
@@ -76,7 +77,6 @@ def backtest(
         "symbols": symbols or None,
         "start_ms": start,
         "end_ms": end,
-        "now_ms": g.now_ms,
         "on_compile": compile_notice(g),
     }
     with reported_errors(g, as_json=as_json):
@@ -98,7 +98,8 @@ def _backtest_sweep(
     files into OUT/<variant>/ (entry_z=2_window=336), as one run's."""
     from pairscan.cli.render_backtest import print_sweep
     from pairscan.cli.sweep import parse_sweep, sweep_configs, variant_dir
-    from pairscan.jobs.backtest import metrics_json, run_sweep, write_outputs
+    from pairscan.jobs.backtest_outputs import metrics_json, write_outputs
+    from pairscan.jobs.backtest_sweep import run_sweep
 
     variants = sweep_configs(parse_sweep(sweep), g.load)
     with progress(enabled=not as_json and g.verbosity >= 0) as on_step:
@@ -129,7 +130,8 @@ def _backtest_one(
     from rich.markup import escape
 
     from pairscan.cli.render_backtest import print_backtest
-    from pairscan.jobs.backtest import metrics_json, pair_table, run_backtest_job, write_outputs
+    from pairscan.jobs.backtest import run_backtest_job
+    from pairscan.jobs.backtest_outputs import metrics_json, pair_table, write_outputs
 
     config = g.load()
     with progress(enabled=not as_json and g.verbosity >= 0) as on_step:

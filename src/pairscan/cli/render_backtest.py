@@ -16,7 +16,8 @@ from pairscan.market import format_utc
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pairscan.jobs.backtest import BacktestReport, SweepReport
+    from pairscan.jobs.backtest import BacktestReport
+    from pairscan.jobs.backtest_sweep import SweepReport
 
 
 def _pct(value: float) -> str:
@@ -36,9 +37,10 @@ def _num(value: float, spec: str = ".2f") -> str:
 def print_backtest(
     console: Console, report: BacktestReport, pairs: pd.DataFrame, top: int = 10
 ) -> None:
-    """The run's headline metrics, then the best `top` of `pairs` (`jobs.backtest.pair_table`).
-    Costs are signed as paid (+); funding is negative when received."""
-    from pairscan.jobs.backtest import account_currency
+    """The run's headline metrics, then the best `top` of `pairs`
+    (`jobs.backtest_outputs.pair_table`). Costs are signed as paid (+); funding is negative
+    when received."""
+    from pairscan.jobs.backtest_outputs import account_currency
     from pairscan.text import fit_columns, plural
 
     m = report.result.metrics

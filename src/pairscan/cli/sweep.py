@@ -1,5 +1,5 @@
 """`pairs backtest --sweep KEY=V1,V2 ...`: the grid's parsing into config overrides and the
-variants' configs. Parsing only; `jobs.backtest.run_sweep` runs the variants."""
+variants' configs. Parsing only; `jobs.backtest_sweep.run_sweep` runs the variants."""
 
 from __future__ import annotations
 
@@ -41,12 +41,12 @@ def parse_sweep(args: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
     """`KEY=V1,V2 ...` -> every combination as (label, {dotted key: value}), grid order.
 
     KEY is a short name (`entry_z`, `window`, see SWEEP_ALIASES) or a dotted config key of the
-    sections `jobs.backtest.SWEEPABLE_SECTIONS` names (stats, signals, sizing, backtest);
+    sections `jobs.backtest_sweep.SWEEPABLE_SECTIONS` names (stats, signals, sizing, backtest);
     values are YAML scalars (`2`, `1.5`, `null`, `kalman`). `sweep_configs` validates them
     like the config file's, naming the option.
     """
     # The sweep runs the backtest job next: importing it here (numpy, pandas) costs nothing more.
-    from pairscan.jobs.backtest import SWEEPABLE_SECTIONS
+    from pairscan.jobs.backtest_sweep import SWEEPABLE_SECTIONS
 
     axes: list[tuple[str, str, list[Any]]] = []
     for arg in args:

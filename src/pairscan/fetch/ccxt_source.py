@@ -1,6 +1,9 @@
 """Stage 1 (fetch): the ccxt adapter. ccxt is imported here (and in `ccxt_markets`, its
 market parsing) and nowhere else in pairscan.
 
+One module (~450 lines): one class, whose endpoints share one call path (`_call`: retries,
+error mapping, redaction) and the checks of what an exchange served.
+
 ccxt exceptions are translated into ours in `_classify` (one place); transient faults are
 retried with `RetryPolicy`, permanent ones fail fast. Messages name exchange, endpoint and
 symbol, and pass through `redact` so no key, token or signed query string leaks.

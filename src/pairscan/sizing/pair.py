@@ -1,5 +1,8 @@
 """Stage 5 (sizing): one pair's ticket size, rounded to the exchange's lots, and the book cap.
 
+One module (~420 lines): `size_pair` and `apply_book_caps` build and drop the same ticket
+(`PairSize`) with the same reasons; split, its private builders would become public.
+
 Scalar API for the scan on top of `pairscan.sizing.target` (the same kernel the backtest uses).
 Never rounds a quantity up and never returns a one-legged trade. No I/O here.
 """

@@ -1,5 +1,8 @@
 """Stage 3 (stats): rolling OLS hedge ratio, spread and z-score for all pairs at once.
 
+One module (~440 lines): every public wrapper shares the same validation helpers and
+label handling below; split, those would become a public API.
+
 Thin wrappers around `pairscan.stats.kernels.rolling`: validate once, call one Numba kernel,
 re-attach pandas labels. No I/O and no trading rule here.
 

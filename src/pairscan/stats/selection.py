@@ -1,5 +1,8 @@
 """Stage 3 (stats): pair selection over a formation window, with the reason each pair failed.
 
+One module (~500 lines): the checks run in order on one per-pair table (`_Table`), each
+recording its reason there; split, that table would become a public API.
+
 Composes the existing statistics (returns correlation, Engle-Granger with BH q-values, static
 OLS hedge ratio, half-life, Hurst) into one ranked table. Pure numerics: no I/O, no pandas in
 loops, nothing looks beyond the last bar it is given.

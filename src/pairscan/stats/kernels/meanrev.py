@@ -2,6 +2,9 @@
 the Kalman-filter hedge ratio. Arrays in, arrays out: no pandas, validation or I/O here (the
 wrappers in `pairscan.stats.meanrev` validate once).
 
+One module (~470 lines): one kernel per wrapper of `pairscan.stats.meanrev`, and the
+half-life and Hurst kernels share the resync and flatness rules (RESYNC_WINDOWS, FLAT_REL_TOL).
+
 All inputs are float64 C-contiguous arrays shaped (n_bars, n_series), time along axis 0; NaN marks
 a missing bar. Every rolling output at bar t depends on bars <= t only.
 """
