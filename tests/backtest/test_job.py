@@ -228,16 +228,6 @@ def test_a_spot_universe_never_shorts_spot(tmp_path: Path) -> None:
     assert metrics_json(report)["entries_refused"]["short_spot"] > 0
 
 
-def test_every_stats_key_decides_what_a_sweep_may_share() -> None:
-    """A sweep reuses selections and hedges between variants that agree on the keys that decide
-    them; a stats key in neither list would be shared by mistake (a variant of it would silently
-    run the first variant's selection)."""
-    from pairscan.config import StatsConfig
-    from pairscan.jobs.backtest_sweep import _HEDGE_KEYS, _SELECTION_KEYS
-
-    assert {f.name for f in dataclasses.fields(StatsConfig)} == {*_SELECTION_KEYS, *_HEDGE_KEYS}
-
-
 def test_a_sweep_of_the_hedge_band_changes_the_selection(demo_dir: Path) -> None:
     variants = [
         ("band", _config(demo_dir)),

@@ -11,6 +11,7 @@ from pairscan.backtest.metrics import (
     compute_metrics,
     deflated_sharpe_from_moments,
     deflated_sharpe_ratio,
+    deflated_sharpes_of_trials,
     drawdown,
     expected_max_sharpe,
     sharpe_ratio,
@@ -130,6 +131,24 @@ def test_deflated_sharpe_falls_with_more_trials() -> None:
     one = deflated_sharpe_ratio(r, 1, 0.0)
     many = deflated_sharpe_ratio(r, 1_000, 0.02**2)
     assert 0.0 < many < one < 1.0
+
+
+def test_deflated_sharpes_of_trials_count_every_trial() -> None:
+    """n_trials is the number of series and the variance that of their per-bar Sharpe ratios
+    (a flat series has none and is left out of it, but still counts as a trial)."""
+    rng = np.random.default_rng(1)
+    trials = [rng.normal(m, 0.01, 500) for m in (0.0002, 0.0005, 0.001)] + [np.zeros(500)]
+    srs = [float(np.mean(r) / np.std(r, ddof=1)) for r in trials[:3]]
+    variance = float(np.var(srs, ddof=1))
+    got = deflated_sharpes_of_trials(trials)
+    assert got[:3] == [deflated_sharpe_ratio(r, 4, variance) for r in trials[:3]]
+    assert math.isnan(got[3])
+
+
+def test_deflated_sharpes_of_one_trial_is_the_probabilistic_sharpe() -> None:
+    r = np.random.default_rng(2).normal(0.0005, 0.01, 300)
+    assert deflated_sharpes_of_trials([r]) == [deflated_sharpe_ratio(r, 1, 0.0)]
+    assert deflated_sharpes_of_trials([]) == []
 
 
 def test_compute_metrics_on_a_small_run() -> None:

@@ -8,6 +8,7 @@ of the year (crypto): `bars_per_year = 365 * 24 h / timeframe`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
 from typing import NamedTuple
@@ -161,6 +162,20 @@ def deflated_sharpe_ratio(
     kurt = float(np.mean(centred**4)) / m2**2  # not excess
     sr = float(np.mean(r)) / sd
     return deflated_sharpe_from_moments(sr, r.size, skew, kurt, n_trials, trial_sharpe_variance)
+
+
+def deflated_sharpes_of_trials(returns: Sequence[FloatArray]) -> list[float]:
+    """Each trial's deflated Sharpe ratio with every trial counted (a sweep's variants):
+    `deflated_sharpe_ratio` with n_trials = len(returns) and the sample variance (ddof 1) of
+    the trials' finite per-bar Sharpe ratios (0 with fewer than two). returns: one per-bar
+    simple-return series per trial (`bar_returns` of its equity)."""
+    per_bar = []
+    for r in returns:
+        sd = float(np.std(r, ddof=1)) if r.size > 1 else 0.0
+        per_bar.append(float(np.mean(r)) / sd if sd > 0 else np.nan)
+    finite = [v for v in per_bar if np.isfinite(v)]
+    variance = float(np.var(finite, ddof=1)) if len(finite) > 1 else 0.0
+    return [deflated_sharpe_ratio(r, len(returns), variance) for r in returns]
 
 
 def deflated_sharpe_from_moments(

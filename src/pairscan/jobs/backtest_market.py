@@ -12,6 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pairscan.backtest.costs import (
+    fixed_cost_source,
+    funding_by_bar,
+    slippage_from_spread,
+    taker_fees_bps,
+)
 from pairscan.backtest.engine import MarketPanel
 from pairscan.cache import Store, read_panel
 from pairscan.cache.align import AlignedPanel
@@ -28,10 +34,8 @@ from pairscan.market import (
     timeframe_ms,
     typical_dollar_volume,
 )
+from pairscan.sizing.lots import lot_table
 from pairscan.stats.explain import universe_warnings
-
-# Slippage when `backtest.slippage_bps` is null and a bar's spread estimate is missing.
-FALLBACK_SLIPPAGE_BPS = 2.0
 
 
 def cached_universe(
@@ -118,7 +122,7 @@ def load_market(
             aligned.high, aligned.low, aligned.close, aligned.volume
         ),
         funding=funding,
-        lots=_lots(universe, markets),
+        lots=lot_table(universe, markets),
         fee_bps=fee_bps,
         slippage_bps=slippage,
         spot=np.array([is_spot_market(s, markets) for s in universe], dtype=np.bool_),
@@ -193,70 +197,57 @@ def _check_columns(aligned: AlignedPanel) -> None:
 def _funding_panel(
     store: Store, exchange: str, aligned: AlignedPanel, markets: Mapping[str, MarketInfo]
 ) -> np.ndarray:
-    """Funding rates charged at the start of each bar: an event at time E belongs to the bar
-    t with open(t-1) < E <= open(t) (Binance's events fall on bar opens). Perpetuals only."""
+    """float64 (n_bars, n_symbols): each perpetual's cached funding events on the bar that
+    charges them (`costs.funding_by_bar`); 0 for the others."""
     out = np.zeros((aligned.n_bars, aligned.n_symbols))
     ts = aligned.timestamps
     for k, symbol in enumerate(aligned.symbols):
-        if not markets[symbol].is_perpetual:
-            continue
-        events = store.read_funding(exchange, symbol, int(ts[0]) + 1, int(ts[-1]))
-        rows = np.searchsorted(ts, events.timestamp, side="left")
-        keep = (rows > 0) & (rows < aligned.n_bars)
-        np.add.at(out[:, k], rows[keep], events.funding_rate[keep])
+        if markets[symbol].is_perpetual:
+            events = store.read_funding(exchange, symbol, int(ts[0]) + 1, int(ts[-1]))
+            out[:, k] = funding_by_bar(ts, events.timestamp, events.funding_rate)
     return out
-
-
-def _lots(universe: Sequence[str], markets: Mapping[str, MarketInfo]) -> np.ndarray:
-    """float64[4, n_symbols]: contract size, lot step, minimum amount, minimum notional (0 when
-    the exchange does not say)."""
-    lots = np.zeros((4, len(universe)))
-    for k, symbol in enumerate(universe):
-        m = markets[symbol]
-        lots[:, k] = (
-            m.contract_size,
-            m.amount_step or 0.0,
-            m.min_amount or 0.0,
-            m.min_notional or 0.0,
-        )
-    return lots
 
 
 def _fees(
     config: Config, universe: Sequence[str], markets: Mapping[str, MarketInfo]
 ) -> tuple[np.ndarray, str]:
-    """Taker fee per fill of each symbol in bps: `backtest.fee_bps`, else the market's own
-    (`MarketInfo.taker_fee_bps`, with its documented default per market type)."""
-    if config.backtest.fee_bps is not None:
-        return np.full(
-            len(universe), config.backtest.fee_bps
-        ), f"{config.backtest.fee_bps:g} bps (config)"
-    fees = np.array([markets[s].taker_fee_bps for s in universe])
-    return fees, "taker fee from the exchange's market info"
+    """Taker fee per fill of each symbol in bps, and where it came from: `backtest.fee_bps`,
+    else each market's own (`costs.taker_fees_bps`)."""
+    fixed = config.backtest.fee_bps
+    if fixed is not None:
+        return np.full(len(universe), fixed), fixed_cost_source(fixed)
+    return taker_fees_bps(universe, markets), "taker fee from the exchange's market info"
 
 
 def _slippage(config: Config, aligned: AlignedPanel) -> tuple[np.ndarray, str]:
-    shape = (aligned.n_bars, aligned.n_symbols)
-    if config.backtest.slippage_bps is not None:
-        return np.full(
-            shape, config.backtest.slippage_bps
-        ), f"{config.backtest.slippage_bps:g} bps (config)"
-    out = np.empty(shape)
-    for k in range(aligned.n_symbols):
-        candles = Candles(
-            aligned.timestamps,
-            aligned.open[:, k],
-            aligned.high[:, k],
-            aligned.low[:, k],
-            aligned.close[:, k],
-            aligned.volume[:, k],
-        )
-        est = spread_bps(
-            candles,
-            config.cache.spread_window_bars,
-            config.cache.spread_estimator,
-            tf_ms=aligned.tf_ms,
-        )
-        # Half the spread: a taker crosses from the mid to the far side.
-        out[:, k] = np.where(np.isfinite(est), est / 2.0, FALLBACK_SLIPPAGE_BPS)
-    return out, f"half the {config.cache.spread_estimator} spread estimate (causal)"
+    """Slippage per fill in bps, (n_bars, n_symbols), and where it came from:
+    `backtest.slippage_bps`, else half the causal spread estimate of each symbol's candles
+    (`costs.slippage_from_spread`)."""
+    fixed = config.backtest.slippage_bps
+    if fixed is not None:
+        return np.full((aligned.n_bars, aligned.n_symbols), fixed), fixed_cost_source(fixed)
+    estimator = config.cache.spread_estimator
+    spread = np.column_stack(
+        [
+            spread_bps(
+                _candles(aligned, k),
+                config.cache.spread_window_bars,
+                estimator,
+                tf_ms=aligned.tf_ms,
+            )
+            for k in range(aligned.n_symbols)
+        ]
+    )
+    return slippage_from_spread(spread), f"half the {estimator} spread estimate (causal)"
+
+
+def _candles(aligned: AlignedPanel, k: int) -> Candles:
+    """Column k of the panel as one symbol's candles."""
+    return Candles(
+        aligned.timestamps,
+        aligned.open[:, k],
+        aligned.high[:, k],
+        aligned.low[:, k],
+        aligned.close[:, k],
+        aligned.volume[:, k],
+    )

@@ -11,22 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from pairscan.backtest.plots import (
-    PairSeries,
-    RankedPair,
-    best_and_worst,
-    equity_figure,
-    pair_figure,
-    pair_plot_marks,
-    pair_view,
-    save_png,
-)
+from pairscan.backtest.pair_plot import ranked_pair_figure
+from pairscan.backtest.plots import RankedPair, best_and_worst, equity_figure, save_png
 from pairscan.backtest.report import equity_frame, ledger_frame, pair_breakdown
-from pairscan.config import Config, StatsConfig
+from pairscan.config import Config
 from pairscan.jobs.backtest import BacktestReport
 from pairscan.market import format_utc, symbol_key
 from pairscan.stats.explain import quote_of
-from pairscan.text import plural
 
 
 def write_outputs(
@@ -83,55 +74,19 @@ def _plot_pair(
     config: Config,
     out_dir: Path,
 ) -> Path:
-    """<rank>_<y>_<x>.png (rank: best1, worst1, ..., `RankedPair.rank`): the pair around its
-    selected periods (`plots.pair_view`), its legs' closes from the panel and the hedge ratio
-    and z the run traded on, with the machine's decisions at their decision bars and its
-    selected periods shaded; the title counts the trades the ledger filled (an entry the sizer
-    dropped is still drawn as a decision) and their P&L."""
-    result, panel, pair = report.result, report.panel, ranked.pair
-    k = result.pairs.index(pair)
-    traded = slice(result.first_row, None)
-    decisions = (
-        result.machine.action[traded, k],
-        result.machine.reason[traded, k],
-        result.walk.gate[traded, k],
+    """<rank>_<y>_<x>.png (rank: best1, worst1, ..., `RankedPair.rank`): the pair's
+    `pair_plot.ranked_pair_figure`."""
+    fig = ranked_pair_figure(
+        report.result,
+        report.panel,
+        ledger,
+        ranked,
+        (config.signals, config.stats),
+        account_currency(report.symbols),
     )
-    view = pair_view(*decisions)
-    rows = slice(result.first_row + view.start, result.first_row + view.stop)
-    times = pd.to_datetime(result.timestamps[view], unit="ms", utc=True)
-    series = PairSeries(
-        names=pair,
-        times=times,
-        close_y=panel.close[rows, panel.symbols.index(pair[0])],
-        close_x=panel.close[rows, panel.symbols.index(pair[1])],
-        beta=result.beta[rows, k],
-        z=result.z[rows, k],
-    )
-    marks = pair_plot_marks(times, series.z, *(d[view] for d in decisions))
-    trades = ledger[(ledger["y"] == pair[0]) & (ledger["x"] == pair[1])]
-    title = (
-        f"{pair[0]} on {pair[1]} ({ranked.kind} #{ranked.place} by P&L): "
-        f"P&L {trades['pnl'].sum():+,.2f} {account_currency(report.symbols)}, "
-        f"{plural(len(trades), 'trade')} filled\n"
-        f"{times[0]:%Y-%m-%d %H:%M} to {times[-1]:%Y-%m-%d %H:%M} UTC"
-    )
-    sig, stats = config.signals, config.stats
-    fig = pair_figure(
-        series,
-        marks,
-        (sig.entry_z, sig.exit_z, sig.stop_z),
-        (stats.min_hedge_ratio, stats.max_hedge_ratio),
-        _hedge_label(stats),
-        title,
-    )
-    path = out_dir / f"{ranked.rank}_{symbol_key(pair[0])}_{symbol_key(pair[1])}.png"
+    y, x = ranked.pair
+    path = out_dir / f"{ranked.rank}_{symbol_key(y)}_{symbol_key(x)}.png"
     return _atomic(path, lambda p: save_png(fig, p))
-
-
-def _hedge_label(stats: StatsConfig) -> str:
-    if stats.hedge == "kalman":
-        return f"Kalman beta (delta {stats.kalman_delta:g})"
-    return f"rolling OLS beta ({stats.window_bars} bars)"
 
 
 def _atomic(path: Path, write: Callable[[Path], object]) -> Path:

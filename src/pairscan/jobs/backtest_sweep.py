@@ -13,41 +13,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pairscan.backtest.costs import fixed_cost_source, with_fixed_costs
 from pairscan.backtest.engine import (
     BacktestResult,
-    MarketPanel,
     pair_columns,
     run_backtest,
     select_walk_forward,
 )
-from pairscan.backtest.metrics import bar_returns, deflated_sharpe_ratio
+from pairscan.backtest.metrics import bar_returns, deflated_sharpes_of_trials
 from pairscan.backtest.walkforward import WalkForward
 from pairscan.config import Config
 from pairscan.errors import ConfigError
 from pairscan.jit import first_compile_notice
 from pairscan.jobs.backtest import BacktestReport, backtest_report
 from pairscan.jobs.backtest_market import LoadedMarket, load_market
-from pairscan.stats.hedge import hedge_and_z
+from pairscan.stats.hedge import HEDGE_KEYS, hedge_and_z
+from pairscan.stats.selection import SELECTION_KEYS
 
-# Keys of `stats` that decide which pairs are selected (a sweep reuses the selection across
-# variants that agree on them) and those that decide the hedge ratio and z.
-_SELECTION_KEYS = (
-    "formation_days",
-    "reselect_every_hours",
-    "min_return_corr",
-    "min_adv_quote",
-    "max_qvalue",
-    "min_hedge_ratio",
-    "max_hedge_ratio",
-    "coint_maxlag",
-    "coint_autolag",
-    "half_life_min_bars",
-    "half_life_max_bars",
-    "max_hurst",
-    "hurst_max_lag",
-    "max_pairs",
-)
-_HEDGE_KEYS = ("hedge", "window_bars", "z_window_bars", "kalman_delta", "kalman_obs_var")
 # Sections a sweep may vary: the strategy and its costs, not the data it runs on.
 SWEEPABLE_SECTIONS = ("stats", "signals", "sizing", "backtest")
 
@@ -81,7 +63,8 @@ def run_sweep(
     _check_same_data(variants)
     widest = max((c for _, c in variants), key=lambda c: c.stats.formation_days)
     # The shared panel carries the market's own costs (taker fees, half the spread estimate);
-    # a variant that sets a number replaces them (`_with_costs`), one that sets null keeps them.
+    # a variant that sets a number replaces them (`costs.with_fixed_costs`), one that sets
+    # null keeps them.
     own_costs = dataclasses.replace(widest.backtest, fee_bps=None, slippage_bps=None)
     market = load_market(
         dataclasses.replace(widest, backtest=own_costs),
@@ -94,17 +77,18 @@ def run_sweep(
     results: list[BacktestResult] = []
     with first_compile_notice(on_compile):
         for k, (_, config) in enumerate(variants):
-            sel_key = tuple(getattr(config.stats, n) for n in _SELECTION_KEYS)
+            sel_key = tuple(getattr(config.stats, n) for n in SELECTION_KEYS)
             if sel_key not in walks:
                 walks[sel_key] = select_walk_forward(
                     market.panel, config.stats, market.first_row, config.cache.adv_days
                 )
             walk = walks[sel_key]
-            hedge_key = (sel_key, *(getattr(config.stats, n) for n in _HEDGE_KEYS))
+            hedge_key = (sel_key, *(getattr(config.stats, n) for n in HEDGE_KEYS))
             if hedge_key not in hedges:
                 iy, ix = pair_columns(market.panel, walk)
                 hedges[hedge_key] = hedge_and_z(np.log(market.panel.close), iy, ix, config.stats)
-            panel = _with_costs(market, config)
+            bt = config.backtest
+            panel = with_fixed_costs(market.panel, bt.fee_bps, bt.slippage_bps)
             results.append(
                 run_backtest(
                     panel,
@@ -140,37 +124,20 @@ def _cost_sources(market: LoadedMarket, config: Config) -> LoadedMarket:
     bt = config.backtest
     return dataclasses.replace(
         market,
-        fee_source=market.fee_source if bt.fee_bps is None else f"{bt.fee_bps:g} bps (config)",
+        fee_source=market.fee_source if bt.fee_bps is None else fixed_cost_source(bt.fee_bps),
         slippage_source=market.slippage_source
         if bt.slippage_bps is None
-        else f"{bt.slippage_bps:g} bps (config)",
+        else fixed_cost_source(bt.slippage_bps),
     )
 
 
-def _with_costs(market: LoadedMarket, config: Config) -> MarketPanel:
-    """The shared panel with this variant's fees and slippage, when it sets its own."""
-    bt = config.backtest
-    panel = market.panel
-    if bt.fee_bps is not None:
-        panel = dataclasses.replace(panel, fee_bps=np.full(len(market.symbols), bt.fee_bps))
-    if bt.slippage_bps is not None:
-        panel = dataclasses.replace(panel, slippage_bps=np.full(panel.close.shape, bt.slippage_bps))
-    return panel
-
-
 def _deflate(results: list[BacktestResult]) -> list[BacktestResult]:
-    """Recompute each variant's deflated Sharpe ratio with all variants as the trials."""
-    per_bar = []
-    for r in results:
-        rets = bar_returns(r.equity)
-        sd = float(np.std(rets, ddof=1)) if rets.size > 1 else 0.0
-        per_bar.append(float(np.mean(rets)) / sd if sd > 0 else np.nan)
-    finite = [v for v in per_bar if np.isfinite(v)]
-    variance = float(np.var(finite, ddof=1)) if len(finite) > 1 else 0.0
-    n = len(results)
-    out = []
-    for r in results:
-        dsr = deflated_sharpe_ratio(bar_returns(r.equity), n, variance)
-        metrics = dataclasses.replace(r.metrics, deflated_sharpe=dsr, n_trials=n)
-        out.append(dataclasses.replace(r, metrics=metrics))
-    return out
+    """Each variant with its deflated Sharpe ratio recomputed with all variants as the trials
+    (`metrics.deflated_sharpes_of_trials`)."""
+    dsr = deflated_sharpes_of_trials([bar_returns(r.equity) for r in results])
+    return [
+        dataclasses.replace(
+            r, metrics=dataclasses.replace(r.metrics, deflated_sharpe=d, n_trials=len(results))
+        )
+        for r, d in zip(results, dsr, strict=True)
+    ]

@@ -28,6 +28,7 @@ from pairscan.sizing.kernels import (
     leg_check_nb,
     pair_lots_nb,
 )
+from pairscan.sizing.lots import lot_terms
 from pairscan.sizing.target import _check_timeframe_ms, target_notional
 
 __all__ = [
@@ -182,16 +183,17 @@ def _leg_problem(
     where = f"{leg} leg {market.symbol}"
     unit = _unit(market)
     quote = market.quote
-    exchange_min = market.min_notional or 0.0
+    terms = lot_terms(market)
+    exchange_min = terms.min_notional
     floor = max(exchange_min, min_order_quote)
-    check = leg_check_nb(qty, price * market.contract_size, market.min_amount or 0.0, floor)
+    check = leg_check_nb(qty, price * terms.contract_size, terms.min_amount, floor)
     if check == LegCheck.ROUNDS_TO_ZERO:
         step = "no lot step" if market.amount_step is None else f"lot step {market.amount_step:g}"
         return f"{where}: {raw_qty:.6g} {unit} rounds to 0 at {step}"
     if check == LegCheck.BELOW_MIN_AMOUNT:
         return f"{where}: {qty:g} {unit} below the exchange's minimum amount {market.min_amount:g}"
     if check == LegCheck.BELOW_MIN_NOTIONAL:
-        notional = qty * price * market.contract_size
+        notional = qty * price * terms.contract_size
         which = (
             "exchange min_notional" if exchange_min >= min_order_quote else "sizing.min_order_quote"
         )
@@ -215,10 +217,11 @@ def _ticket(
     market_x: MarketInfo = base["market_x"]
     side: int = base["side"]
     beta: float = base["beta"]
-    unit_y = base["price_y"] * market_y.contract_size
-    unit_x = base["price_x"] * market_x.contract_size
+    terms_y, terms_x = lot_terms(market_y), lot_terms(market_x)
+    unit_y = base["price_y"] * terms_y.contract_size
+    unit_x = base["price_x"] * terms_x.contract_size
     qty_y, qty_x, raw_y, raw_x = pair_lots_nb(
-        target_y, beta, unit_y, unit_x, market_y.amount_step or 0.0, market_x.amount_step or 0.0
+        target_y, beta, unit_y, unit_x, terms_y.amount_step, terms_x.amount_step
     )
     for leg, market, raw, qty, price in (
         ("y", market_y, raw_y, qty_y, base["price_y"]),

@@ -14,6 +14,10 @@ from pairscan.stats.ols import pair_stats_last, rolling_pair_stats_indexed
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
+HEDGE_KEYS = ("hedge", "window_bars", "z_window_bars", "kalman_delta", "kalman_obs_var")
+"""The `StatsConfig` keys `hedge_stats` reads: two configs equal on these (and on the pairs,
+`stats.selection.SELECTION_KEYS`) give the same hedge ratios and z-scores."""
+
 
 def hedge_stats(
     log_close: FloatArray, iy: IntArray, ix: IntArray, stats: StatsConfig, *, last_bar: bool

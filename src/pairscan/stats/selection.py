@@ -1,6 +1,6 @@
 """Stage 3 (stats): pair selection over a formation window, with the reason each pair failed.
 
-One module (~500 lines): the checks run in order on one per-pair table (`_Table`), each
+One module (~540 lines): the checks run in order on one per-pair table (`_Table`), each
 recording its reason there; split, that table would become a public API.
 
 Composes the existing statistics (returns correlation, Engle-Granger with BH q-values, static
@@ -24,12 +24,40 @@ from pairscan.stats.coint import all_pairs, bh_qvalues, both_orientations
 from pairscan.stats.meanrev import half_life, hurst
 from pairscan.stats.ols import log_prices
 
-__all__ = ["MIN_COMMON_RETURNS", "PairSelection", "Reason", "hedge_in_band", "select_pairs"]
+__all__ = [
+    "MIN_COMMON_RETURNS",
+    "SELECTION_KEYS",
+    "PairSelection",
+    "Reason",
+    "hedge_in_band",
+    "select_pairs",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 StrArray = npt.NDArray[np.str_]
+
+SELECTION_KEYS = (
+    "formation_days",
+    "reselect_every_hours",
+    "min_return_corr",
+    "min_adv_quote",
+    "max_qvalue",
+    "min_hedge_ratio",
+    "max_hedge_ratio",
+    "coint_maxlag",
+    "coint_autolag",
+    "half_life_min_bars",
+    "half_life_max_bars",
+    "max_hurst",
+    "hurst_max_lag",
+    "max_pairs",
+)
+"""The `StatsConfig` keys that decide which pairs are selected when: the schedule
+(`stats.schedule`), eligibility (`stats.eligibility`) and `select_pairs`. Two configs equal on
+these select the same pairs on the same bars (a backtest sweep shares the selection); every
+other stats key is in `stats.hedge.HEDGE_KEYS`."""
 
 # A Pearson correlation from n returns has a standard error of about 1/sqrt(n): below 30 the
 # estimate is too noisy to filter on (and far too short for a cointegration test anyway).
