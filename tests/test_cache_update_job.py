@@ -14,6 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from pairscan.cache.markets import read_markets
 from pairscan.cli import pairs
 from pairscan.config import Config, load_config
 from pairscan.jobs.cache_update import UpdateReport, run_cache_update
@@ -652,3 +653,74 @@ def test_a_network_failure_names_its_cause_in_the_symbol_error(
     )
     assert report.failed[0].stale  # nothing cached yet
     assert report.failed[0].bars_behind is None
+
+
+def test_extra_symbols_are_fetched_besides_the_top_n_never_ranked_and_never_typos(
+    fake: FakeBinance, tmp_path: Path, backend: str
+) -> None:
+    """A scan's open positions outside the universe (`extra_symbols`): new candles and market
+    info from the same market list, apart from the ranking; one the exchange stopped listing
+    is delisted, not an unknown symbol, even with nothing cached."""
+    config = load_config(
+        None,
+        env={},
+        overrides={
+            **settings(fake, tmp_path, backend, **{"cache.history_days": 2}),
+            "universe.symbols": [],
+            "universe.top_n": 2,
+        },
+    )
+    top = _expected_top(fake, "spot")
+    held, gone = top[-1], top[-2]
+    fake.state.delist(gone)
+    lists = fake.state.count("/api/v3/exchangeInfo")
+    report = run_cache_update(config, now_ms=CLOCK, extra_symbols=[held, top[0], gone])
+    assert [s.symbol for s in report.symbols] == [*top[:2], held, gone]
+    assert report.extras == [held, gone]  # top[0] is in the universe already
+    assert fake.state.count(TICKERS) == 1  # ranked once, over the listed markets only
+    # One market list, and one reload before calling an extra delisted.
+    assert fake.state.count("/api/v3/exchangeInfo") - lists == 2
+    rows = by_symbol(report)
+    assert (rows[held].new_bars, rows[held].error) == (48, None)
+    assert rows[gone].error is not None
+    assert "no longer listed" in rows[gone].error
+    assert "the scan closes the positions on it" in rows[gone].error
+    stored = read_markets(tmp_path / "data" / "cache", "binance")
+    assert stored[held].fetched_ms == CLOCK
+    assert gone not in stored
+
+
+# ---- the scan's update: the universe plus held symbols ----------------------------------------
+
+
+def test_the_scan_fails_only_when_its_universe_failed_not_its_held_extras(
+    fake: FakeBinance, tmp_path: Path
+) -> None:
+    """`jobs.scan_fetch.update_cache`: a scan decides nothing only when every symbol of the
+    universe failed; held symbols outside it (a delisted leg, say) failing too must not make a
+    small universe look dead, and must not enter the universe."""
+    from pairscan.errors import ExchangeError
+    from pairscan.jobs.scan_fetch import update_cache
+    from pairscan.jobs.scan_report import ScanReport
+
+    config = make_config(fake, tmp_path, "parquet", **{"exchange.max_retries": 0})
+    universe, held = PERPS, ["BTC/USDT", "ETH/USDT"]
+
+    def scan_update() -> ScanReport:
+        now = fake.state.now_ms
+        report = ScanReport("r", "binance", "1h", 0, now, now)
+        update_cache(config, now, universe, held, report, require_fresh=True)
+        return report
+
+    for symbol in held:  # both held extras fail: as many failures as the universe has symbols
+        fake.state.add_fault(KLINES, Fault.service_unavailable(), times=1, symbol=symbol)
+    report = scan_update()
+    assert report.universe == PERPS
+    assert sorted(e.split(":")[0] for e in report.symbol_errors) == held
+    assert report.partial  # reported, exit 1, but the bar is decided
+
+    fake.state.advance(MS_PER_HOUR)
+    for symbol in universe:  # now the whole universe fails: nothing is decided
+        fake.state.add_fault(FAPI_KLINES, Fault.service_unavailable(), times=1, symbol=symbol)
+    with pytest.raises(ExchangeError, match="every symbol of the universe failed to update"):
+        scan_update()

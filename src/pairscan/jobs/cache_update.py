@@ -84,6 +84,9 @@ class UpdateReport:
     symbols: list[SymbolUpdate] = field(default_factory=list)
     requests: int = 0
     seconds: float = 0.0
+    # Symbols updated besides the universe (a scan's open positions outside it): fetched and
+    # reported like the others, never ranked nor checked as typos; in `symbols` too.
+    extras: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[SymbolUpdate]:
@@ -100,10 +103,13 @@ def run_cache_update(
     *,
     now_ms: int | None = None,
     symbols: Sequence[str] = (),
+    extra_symbols: Sequence[str] = (),
     since_ms: int | None = None,
     on_symbol: Callable[[str, int, int], None] | None = None,
 ) -> UpdateReport:
-    """Update the cache for `symbols` (default: the configured universe).
+    """Update the cache for `symbols` (default: the configured universe), and for
+    `extra_symbols` besides (the scan's open positions outside the universe: fresh candles
+    and market info from the same market list, without entering the ranking).
 
     since_ms: first bar to (re)fetch; default: the newest `cache.refetch_bars` cached bars
     onwards, or `cache.history_days` before now for a new symbol.
@@ -120,10 +126,8 @@ def run_cache_update(
     try:
         clock = effective_clock_ms(source, run_clock)
         with open_cache(config) as store:
-            cached = _cached_unlisted(config, source, store, symbols or config.universe.symbols)
-            wanted = list(symbols) or resolve_universe(source, config.universe, cached)
-            if symbols:
-                check_symbols(source, wanted, cached)
+            universe, extras = _symbols_to_update(config, source, store, symbols, extra_symbols)
+            wanted = universe + extras
             listed = source.load_markets()
             _store_markets(config, listed, wanted, clock)
             results = []
@@ -131,7 +135,7 @@ def run_cache_update(
                 if on_symbol is not None:
                     on_symbol(symbol, done, len(wanted))
                 if symbol not in listed:
-                    result = _delisted(config, store, symbol, clock)
+                    result = _delisted(config, store, symbol, clock, held=symbol in extras)
                 else:
                     result = _update_symbol(config, source, store, symbol, clock, since_ms)
                 if result.stale:
@@ -150,9 +154,32 @@ def run_cache_update(
             symbols=results,
             requests=source.request_count,
             seconds=time.perf_counter() - started,
+            extras=extras,
         )
     finally:
         source.close()
+
+
+def _symbols_to_update(
+    config: Config,
+    source: MarketSource,
+    store: Store,
+    symbols: Sequence[str],
+    extra_symbols: Sequence[str],
+) -> tuple[list[str], list[str]]:
+    """(the universe, the extras): `symbols` as given (checked) or the configured universe
+    (ranked), then the `extra_symbols` not in it. An extra is never a typo (a position was
+    held on it): one the exchange no longer lists is delisted, cached or not."""
+    cached = _cached_unlisted(config, source, store, symbols or config.universe.symbols)
+    universe = list(symbols) or resolve_universe(source, config.universe, cached)
+    if symbols:
+        check_symbols(source, universe, cached)
+    extras = [s for s in dict.fromkeys(extra_symbols) if s not in set(universe)]
+    if extras:
+        # Reloads the market list once before calling an extra delisted (a garbage answer
+        # must not close a position), and says which ones are.
+        check_symbols(source, extras, cached=extras)
+    return universe, extras
 
 
 def _store_markets(
@@ -206,16 +233,20 @@ def _cached_unlisted(
     return found
 
 
-def _delisted(config: Config, store: Store, symbol: str, now_ms: int) -> SymbolUpdate:
+def _delisted(
+    config: Config, store: Store, symbol: str, now_ms: int, *, held: bool = False
+) -> SymbolUpdate:
     """A cached symbol the exchange no longer lists: nothing to fetch, history kept, reported
-    as failed so the run says so (and a scan closes open positions on it as delisted)."""
+    as failed so the run says so (and a scan closes open positions on it as delisted).
+    `held`: an extra (an open position's symbol outside the universe), not a configured one."""
+    advice = "the scan closes the positions on it" if held else "remove it from universe.symbols"
     return _failed(
         config,
         store,
         symbol,
         now_ms,
         f"no longer listed by {config.exchange.id} (delisted): its cached history is "
-        "kept; remove it from universe.symbols",
+        f"kept; {advice}",
     )
 
 

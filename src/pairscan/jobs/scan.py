@@ -9,6 +9,7 @@ already processed decides nothing again and only retries undelivered tickets.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -17,8 +18,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
-from pairscan.config import Config
-from pairscan.errors import ExchangeError, LockedError
+from pairscan.config import Config, NotifyConfig
+from pairscan.errors import LockedError
 from pairscan.jit import first_compile_notice
 from pairscan.jobs.common import (
     cache_exchange_id,
@@ -26,7 +27,6 @@ from pairscan.jobs.common import (
     run_clock_ms,
     state_db_path,
 )
-from pairscan.jobs.digest import digest_due
 from pairscan.jobs.lock import run_lock
 from pairscan.jobs.preflight import (
     channels_or_fail,
@@ -41,6 +41,7 @@ from pairscan.notify import Channel, fan_out
 from pairscan.redaction import redact
 from pairscan.run_id import RUN_ID
 from pairscan.state import StateStore
+from pairscan.state.digest import digest_due
 from pairscan.tickets import export_new, outgoing
 
 log = logging.getLogger(__name__)
@@ -71,23 +72,7 @@ def run_scan(
     )
     RUN_ID.set(report.run_id)
     if dry_run:
-        from pairscan.jobs.scan_bars import decide_and_commit, scratch_cache, update_cache
-
-        with scratch_cache(config) as scratch, first_compile_notice(on_compile):
-            universe = update_cache(scratch, clock, symbols, report)
-            # Reads the state when there is one, and never creates it.
-            if state_db_path(config).is_file():
-                with open_state(config, create=False) as state:
-                    last = state.last_bar_ms()
-                    if last is not None and last > report.bar_ms:
-                        # A replay of an hour before the state's: its positions are of a
-                        # later time, so the hour is decided as a first run would, and said.
-                        decide_and_commit(scratch, None, universe, report, dry_run=True)
-                        report.warnings.append(_state_ahead(report, last, replayed=True))
-                    else:
-                        decide_and_commit(scratch, state, universe, report, dry_run=True)
-            else:
-                decide_and_commit(scratch, None, universe, report, dry_run=True)
+        _dry_run(config, clock, symbols, report, on_compile)
         report.finished_ms = int(time.time() * 1000)
         return report
     try:
@@ -115,28 +100,60 @@ def _locked_run(
     with run_lock(config.data_dir / "state" / f"{report.exchange}.lock"):
         check_state_not_lost(config)
         channels = channels_or_fail(config)
-        if _hour_done(config, report):
-            # Nothing to fetch or decide: only what is still undelivered goes out, without
-            # the data and statistics stack (a cron retry answers in a fraction of a second).
-            report.status = "already_processed"
+        held: list[str] = []
+        if state_db_path(config).is_file():
+            # One connection answers "already decided?" and, when it is, retries deliveries.
             with open_state(config) as state:
-                last = state.last_bar_ms()
-                if last is not None and last > report.bar_ms:
-                    report.warnings.append(_state_ahead(report, last, replayed=False))
-                _deliver(state, clock, report, channels)
-                export_new(state, tickets_dir(config))
-                report.open_positions = len(state.open_positions())
-            return
-        from pairscan.jobs.scan_bars import book_and_digest, decide_and_commit, update_cache
+                if _hour_done(state, config.notify, report.bar_ms):
+                    # Nothing to fetch or decide: only what is still undelivered goes out,
+                    # without the data and statistics stack (a cron retry answers in a
+                    # fraction of a second).
+                    report.status = "already_processed"
+                    last = state.last_bar_ms()
+                    if last is not None and last > report.bar_ms:
+                        report.warnings.append(_state_ahead(report, last, replayed=False))
+                    _send_pending(state, config, clock, report, channels)
+                    return
+                held = state.open_symbols()
+        from pairscan.jobs.scan_bars import book_and_digest, decide_and_commit
+        from pairscan.jobs.scan_fetch import update_cache
 
-        universe = update_cache(config, clock, symbols, report)
-        _require_fresh_data(report)
+        universe = update_cache(config, clock, symbols, held, report, require_fresh=True)
         with open_state(config) as state, first_compile_notice(on_compile):
             decide_and_commit(config, state, universe, report, dry_run=False)
-            _deliver(state, clock, report, channels)
-            export_new(state, tickets_dir(config))
-            report.open_positions = len(state.open_positions())
+            _send_pending(state, config, clock, report, channels)
             book_and_digest(config, state, channels, report)
+
+
+def _dry_run(
+    config: Config,
+    clock: int,
+    symbols: Sequence[str],
+    report: ScanReport,
+    on_compile: Callable[[str], None] | None,
+) -> None:
+    """Decide the newest bar on a throwaway copy of the cache, reading the state when there
+    is one (never creating or writing it): the held symbols are fetched as the hourly run
+    would fetch them."""
+    from pairscan.jobs.scan_bars import decide_and_commit
+    from pairscan.jobs.scan_fetch import scratch_cache, update_cache
+
+    exists = state_db_path(config).is_file()
+    with (
+        open_state(config, create=False) if exists else contextlib.nullcontext() as state,
+        scratch_cache(config) as scratch,
+        first_compile_notice(on_compile),
+    ):
+        held = state.open_symbols() if state is not None else []
+        universe = update_cache(scratch, clock, symbols, held, report, require_fresh=False)
+        last = state.last_bar_ms() if state is not None else None
+        if last is not None and last > report.bar_ms:
+            # A replay of an hour before the state's: its positions are of a later time, so
+            # the hour is decided as a first run would, and said.
+            decide_and_commit(scratch, None, universe, report, dry_run=True)
+            report.warnings.append(_state_ahead(report, last, replayed=True))
+        else:
+            decide_and_commit(scratch, state, universe, report, dry_run=True)
 
 
 def _state_ahead(report: ScanReport, last_ms: int, *, replayed: bool) -> str:
@@ -151,29 +168,23 @@ def _state_ahead(report: ScanReport, last_ms: int, *, replayed: bool) -> str:
     return f"{head}; nothing decided (`scan --dry-run` replays a past hour)"
 
 
-def _hour_done(config: Config, report: ScanReport) -> bool:
-    """The state has decided the run's bar already and no digest is due: the run only
-    retries deliveries. (The exchange's clock can only move the bar earlier, so the cache
-    update, which a full run does first, could not change this answer.)"""
-    if not state_db_path(config).is_file():
-        return False
-    with open_state(config, create=False) as state:
-        last = state.last_bar_ms()
-        return (
-            last is not None
-            and report.bar_ms <= last
-            and not digest_due(state, config, report.bar_ms)
-        )
+def _hour_done(state: StateStore, notify: NotifyConfig, bar_ms: int) -> bool:
+    """The state has decided the run's bar (`bar_ms`, UTC ms) already and no digest is due:
+    the run only retries deliveries. (The exchange's clock can only move the bar earlier, so
+    the cache update, which a full run does first, could not change this answer.)"""
+    last = state.last_bar_ms()
+    return last is not None and bar_ms <= last and not digest_due(state, notify, bar_ms)
 
 
-def _require_fresh_data(report: ScanReport) -> None:
-    """Every symbol of the universe failed to update (the exchange unreachable, say): the run
-    fails and decides nothing, rather than decide the bar on old closes."""
-    if report.universe and len(report.symbol_errors) >= len(report.universe):
-        raise ExchangeError(
-            f"every symbol of the universe failed to update ({report.symbol_errors[0]}, ...): "
-            "nothing was decided; the next run retries"
-        )
+def _send_pending(
+    state: StateStore, config: Config, clock: int, report: ScanReport, channels: list[Channel]
+) -> None:
+    """Every pending ticket to every channel, the export files, and the open positions'
+    count into the report: what every run that is not a dry run does after deciding (or
+    finding its hour decided already)."""
+    _deliver(state, clock, report, channels)
+    export_new(state, tickets_dir(config))
+    report.open_positions = len(state.open_positions())
 
 
 def _record_failure(config: Config, report: ScanReport, exc: BaseException) -> None:

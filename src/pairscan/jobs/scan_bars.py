@@ -1,6 +1,6 @@
-"""The deciding half of `pairs scan`: update the cache, then decide every bar not processed
-yet (selection in force, last-bar statistics, one state-machine step per pair, sizes,
-tickets and new states in one transaction per bar).
+"""The deciding half of `pairs scan`: after the cache update (`jobs/scan_fetch.py`), decide
+every bar not processed yet (selection in force, last-bar statistics, one state-machine step
+per pair, sizes, tickets and new states in one transaction per bar).
 
 A module of its own so that `jobs/scan.py`, which only orchestrates, imports the heavy
 stack (pandas, Numba, statsmodels, ccxt) only when there is a bar to decide: a rerun of an
@@ -9,32 +9,22 @@ hour already processed answers without it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 
 from pairscan.cache import Store, read_panel
 from pairscan.cache.align import AlignedPanel
 from pairscan.config import Config
-from pairscan.errors import CacheError, ExchangeError
-from pairscan.jobs.cache_update import UpdateReport, run_cache_update
-from pairscan.jobs.common import (
-    cache_exchange_id,
-    open_cache,
-    open_source,
-)
-from pairscan.jobs.digest import digest_due, paper_book, selection_diff, send_digest
+from pairscan.errors import CacheError
+from pairscan.jobs.common import open_cache
 from pairscan.jobs.positions import BarValues, machine_from_records, records_after_bar
 from pairscan.jobs.scan_decide import (
     PairDecision,
-    StoredSelection,
     bars_since_real,
     decide,
     is_refusal,
@@ -43,55 +33,18 @@ from pairscan.jobs.scan_decide import (
     tracked_pairs,
 )
 from pairscan.jobs.scan_report import MAX_CATCHUP_BARS, ScanReport
-from pairscan.market import MarketInfo, format_utc, last_closed_open_ms, timeframe_ms
-from pairscan.notify import Channel
-from pairscan.state import PositionRecord, StateStore
+from pairscan.market import MarketInfo, format_utc, timeframe_ms
+from pairscan.notify import Channel, fan_out
+from pairscan.state import PositionRecord, StateStore, StoredSelection
+from pairscan.state.digest import digest_due
 from pairscan.stats.explain import SelectionFacts, sum_reasons, universe_warnings, why_empty
 from pairscan.stats.schedule import Schedule
 from pairscan.tickets import combine, load_selection, outbox_writer, selection_writer
 from pairscan.tickets.build import ticket_of
+from pairscan.tickets.digest import digest_outgoing, selection_diff
+from pairscan.tickets.paper import paper_book
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def scratch_cache(config: Config) -> Iterator[Config]:
-    """`config` with its cache replaced by a throwaway copy of the cached candles of this
-    exchange and timeframe (funding is not needed to decide), for a dry run to update."""
-    exchange, timeframe = cache_exchange_id(config), config.cache.timeframe
-    with tempfile.TemporaryDirectory(prefix="pairscan-dry-run-") as folder:
-        scratch = dataclasses.replace(
-            config,
-            data_dir=Path(folder),
-            cache=dataclasses.replace(config.cache, funding=False),
-        )
-        if (config.data_dir / "cache").is_dir():
-            with open_cache(config) as real, open_cache(scratch) as copy:
-                for key in real.list_series(exchange):
-                    if key.timeframe == timeframe:
-                        candles = real.read_candles(exchange, key.symbol, timeframe)
-                        copy.write_candles(exchange, key.symbol, timeframe, candles)
-        yield scratch
-
-
-def update_cache(
-    config: Config, clock: int, symbols: Sequence[str], report: ScanReport
-) -> list[str]:
-    started = time.perf_counter()
-    update: UpdateReport = run_cache_update(config, now_ms=clock, symbols=symbols)
-    report.bar_ms = min(
-        report.bar_ms, last_closed_open_ms(update.now_ms, timeframe_ms(config.cache.timeframe))
-    )
-    report.symbol_errors = [f"{s.symbol}: {s.error}" for s in update.failed]
-    report.stale_symbols = [
-        f"{s.symbol}: no new bar for {s.bars_behind} bars (last {format_utc(s.last_ms)})"
-        if s.bars_behind is not None
-        else f"{s.symbol}: nothing cached"
-        for s in update.stale
-    ]
-    report.universe = [s.symbol for s in update.symbols]
-    report.seconds["fetch"] = time.perf_counter() - started
-    return report.universe
 
 
 def decide_and_commit(
@@ -136,7 +89,6 @@ def decide_and_commit(
             panel = read(symbols)
         except CacheError:  # find the unreadable files and leave their symbols out
             panel = read(_readable(store, symbols, config, report))
-    report.markets = _markets(config, report)
     report.closes = _closes_at(panel, report.bar_ms)
     report.bars_decided = len(bars)
     for bar in bars:
@@ -148,13 +100,13 @@ def _held_outside(
     state: StateStore | None, universe: list[str], store: Store, exchange: str, config: Config
 ) -> list[str]:
     """Cached symbols of open positions that left the universe (dropped from the top-N
-    ranking, delisted): read with it, so those positions are still decided and closed (stale
-    data, delisted) instead of being held forever."""
+    ranking, delisted): read with it (the run's cache update fetched them too), so those
+    positions are still decided and closed (stale data, delisted) instead of being held
+    forever; never selected."""
     if state is None:
         return []
-    held = {s for pair, r in state.records().items() if r.is_open for s in pair}
-    outside = []
-    for symbol in sorted(held - set(universe)):
+    inside, outside = set(universe), []
+    for symbol in (s for s in state.open_symbols() if s not in inside):
         try:
             if store.last_timestamp(exchange, symbol, config.cache.timeframe) is not None:
                 outside.append(symbol)
@@ -215,8 +167,11 @@ def _decide_bar(
     boundary = sched.boundary_of(bar_ms)
     stored = load_selection(state, boundary) if state is not None else None
     new_selection = stored is None
+    ranked = _columns(panel, report.universe)  # held extras are decided, never selected
     if stored is None:
-        selection = select_at(panel, boundary, config)
+        selection = select_at(
+            ranked, boundary, config.stats, config.signals, adv_days=config.cache.adv_days
+        )
         report.new_selection = True
         previous = load_selection(state) if state is not None else None
         old = set(StoredSelection.from_payload(*previous).pairs()) if previous else set()
@@ -232,7 +187,7 @@ def _decide_bar(
         selection = StoredSelection.from_payload(boundary, stored[1])
     report.selection_boundary_ms = boundary
     report.selected = [list(p) for p in selection.pairs()]
-    _explain_selection(panel, selection, sched, config, report)
+    _explain_selection(ranked, selection, sched, config, report)
     records = state.records() if state is not None else {}
     open_pairs = [k for k, r in records.items() if r.is_open]
     missing = sorted({s for p in open_pairs for s in p if s not in panel.symbols})
@@ -245,7 +200,16 @@ def _decide_bar(
     machine = machine_from_records(pairs, records)
     open_gross = _open_gross(records, pairs, panel.symbols, panel.close[-1], markets)
     new_state, decisions = decide(
-        panel, bar_ms, selection, pairs, machine, open_gross, markets, config
+        panel,
+        bar_ms,
+        selection,
+        pairs,
+        machine,
+        open_gross,
+        markets,
+        stats=config.stats,
+        signals=config.signals,
+        sizing=config.sizing,
     )
     tickets = [
         t
@@ -279,6 +243,21 @@ def _decide_bar(
     if new_selection:
         writers.append(selection_writer(boundary, selection.to_payload()))
     state.commit_run(bar_ms, rows, extra=combine(*writers), expect_last_bar_ms=state.last_bar_ms())
+
+
+def _columns(panel: AlignedPanel, symbols: Sequence[str]) -> AlignedPanel:
+    """The panel's columns of `symbols`, in the panel's order (the panel itself when it has
+    no other column)."""
+    wanted = set(symbols)
+    keep = [k for k, s in enumerate(panel.symbols) if s in wanted]
+    if len(keep) == panel.n_symbols:
+        return panel
+    per_symbol = ("open", "high", "low", "close", "volume", "filled")
+    return dataclasses.replace(
+        panel,
+        symbols=tuple(panel.symbols[k] for k in keep),
+        **{name: getattr(panel, name)[:, keep] for name in per_symbol},
+    )
 
 
 def _explain_selection(
@@ -334,18 +313,6 @@ def _bar_values(decisions: list[PairDecision]) -> BarValues:
         qty_y=np.array(qy),
         qty_x=np.array(qx),
     )
-
-
-def _markets(config: Config, report: ScanReport) -> dict[str, MarketInfo]:
-    try:
-        source = open_source(config, report.bar_ms)
-        try:
-            return source.load_markets()
-        finally:
-            source.close()
-    except ExchangeError as exc:
-        report.symbol_errors.append(f"market filters unavailable: {exc}")
-        return {}
 
 
 def _open_gross(
@@ -409,5 +376,6 @@ def book_and_digest(
         "funding": book.funding_quote,
         "quote": book.quote,
     }
-    if digest_due(state, config, report.bar_ms):
-        report.channel_errors.extend(send_digest(state, channels, book, report.bar_ms))
+    if digest_due(state, config.notify, report.bar_ms):
+        sent = fan_out(channels, digest_outgoing(state, book, report.bar_ms))
+        report.channel_errors.extend(sent.errors)

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pairscan.cache.align import AlignedPanel
-from pairscan.config import Config, SizingConfig, StatsConfig
+from pairscan.config import SignalsConfig, SizingConfig, StatsConfig
 from pairscan.market import MarketInfo, is_spot_market, typical_dollar_volume
 from pairscan.signals import (
     REASON_NAMES,
@@ -35,6 +35,7 @@ from pairscan.sizing import SIDE_LONG, SIDE_SHORT, PairSize, apply_book_caps, si
 from pairscan.sizing.edge import formation_edge
 from pairscan.sizing.kernels import spread_vol_at_nb
 from pairscan.sizing.target import default_vol_nobs
+from pairscan.state import StoredSelection
 from pairscan.stats.eligibility import eligible_symbols
 from pairscan.stats.hedge import hedge_stats
 from pairscan.stats.schedule import Schedule
@@ -43,88 +44,20 @@ from pairscan.stats.selection import select_pairs
 Pair = tuple[str, str]
 FloatArray = npt.NDArray[np.float64]
 
-_TABLE_FIELDS = ("y", "x", "reason", "selected", "rank", "half_life", "qvalue", "beta", "alpha")
-_FLOAT_FIELDS = ("half_life", "qvalue", "beta", "alpha", "edge_mean", "edge_var")
 
-
-@dataclass(frozen=True)
-class StoredSelection:
-    """One re-selection's table as the scan stores it (JSON in the state database): every
-    candidate pair's orientation, reason, rank and statistics; `eligible` the symbols that
-    entered it."""
-
-    boundary_ms: int
-    eligible: tuple[str, ...]
-    y: tuple[str, ...]
-    x: tuple[str, ...]
-    reason: tuple[str, ...]
-    selected: tuple[bool, ...]
-    rank: tuple[int, ...]
-    half_life: tuple[float, ...]
-    qvalue: tuple[float, ...]
-    beta: tuple[float, ...]
-    alpha: tuple[float, ...]
-    # Per-bar edge of each selected pair on its formation window (`sizing.formation_edge`),
-    # for the Kelly cap; NaN when not selected or not measurable.
-    edge_mean: tuple[float, ...] = ()
-    edge_var: tuple[float, ...] = ()
-
-    def pairs(self) -> list[Pair]:
-        """Selected pairs, best ranked first."""
-        chosen = [
-            (r, (y, x))
-            for y, x, s, r in zip(self.y, self.x, self.selected, self.rank, strict=True)
-            if s
-        ]
-        return [pair for _, pair in sorted(chosen)]
-
-    def value(self, pair: Pair, field: str) -> float:
-        """A statistic of a selected pair (NaN when the pair is not selected this way round,
-        or the statistic was not stored)."""
-        values = getattr(self, field)
-        if len(values) != len(self.y):
-            return math.nan
-        for y, x, s, v in zip(self.y, self.x, self.selected, values, strict=True):
-            if s and (y, x) == pair:
-                return float(v)
-        return math.nan
-
-    def to_payload(self) -> dict[str, object]:
-        out: dict[str, object] = {name: list(getattr(self, name)) for name in _TABLE_FIELDS}
-        out["eligible"] = list(self.eligible)
-        # JSON has no NaN: stored as null.
-        for name in _FLOAT_FIELDS:
-            out[name] = [None if not math.isfinite(v) else v for v in getattr(self, name)]
-        return out
-
-    @classmethod
-    def from_payload(cls, boundary_ms: int, payload: Mapping[str, object]) -> StoredSelection:
-        def col(name: str) -> list[object]:
-            value = payload[name]
-            assert isinstance(value, list)
-            return value
-
-        floats = {
-            n: tuple(math.nan if v is None else float(v) for v in col(n))  # type: ignore[arg-type]
-            for n in _FLOAT_FIELDS
-            if n in payload  # selections stored before the edge was kept have none
-        }
-        return cls(
-            boundary_ms=boundary_ms,
-            eligible=tuple(str(v) for v in col("eligible")),
-            y=tuple(str(v) for v in col("y")),
-            x=tuple(str(v) for v in col("x")),
-            reason=tuple(str(v) for v in col("reason")),
-            selected=tuple(bool(v) for v in col("selected")),
-            rank=tuple(int(v) for v in col("rank")),  # type: ignore[call-overload]
-            **floats,
-        )
-
-
-def select_at(panel: AlignedPanel, boundary_ms: int, config: Config) -> StoredSelection:
-    """The re-selection at `boundary_ms`, exactly as the backtest's walk-forward makes it: on
-    the bars opening in [boundary - formation, boundary), among the eligible symbols."""
-    sched = Schedule.of(config.stats.formation_days, config.stats.reselect_every_hours)
+def select_at(
+    panel: AlignedPanel,
+    boundary_ms: int,
+    stats: StatsConfig,
+    signals: SignalsConfig,
+    *,
+    adv_days: int,
+) -> StoredSelection:
+    """The re-selection at `boundary_ms` (UTC ms), exactly as the backtest's walk-forward
+    makes it: on the bars opening in [boundary - formation, boundary), among the eligible
+    symbols (ADV over `adv_days` days, `cache.adv_days`); `signals` for each selected pair's
+    formation edge (the Kelly cap's input)."""
+    sched = Schedule.of(stats.formation_days, stats.reselect_every_hours)
     start, end = sched.formation(boundary_ms)
     f0, f1 = (int(v) for v in np.searchsorted(panel.timestamps, [start, end]))
     rows = slice(f0, f1)
@@ -135,14 +68,14 @@ def select_at(panel: AlignedPanel, boundary_ms: int, config: Config) -> StoredSe
         typical_dollar_volume(panel.high, panel.low, panel.close, panel.volume),
         rows,
         panel.tf_ms,
-        config.cache.adv_days,
+        adv_days,
     )
     names = [s for s, keep in zip(panel.symbols, ok, strict=True) if keep]
     empty = StoredSelection(boundary_ms, tuple(names), (), (), (), (), (), (), (), (), ())
     if len(names) < 2 or panel.timestamps.size == 0 or int(panel.timestamps[0]) > start:
         return empty
     close = panel.close[rows][:, ok]
-    sel = select_pairs(close, names, adv[ok], config.stats)
+    sel = select_pairs(close, names, adv[ok], stats)
     chosen = np.flatnonzero(sel.selected)
     edge_mean, edge_var = np.full(sel.y.size, np.nan), np.full(sel.y.size, np.nan)
     edge_mean[chosen], edge_var[chosen] = formation_edge(
@@ -150,8 +83,8 @@ def select_at(panel: AlignedPanel, boundary_ms: int, config: Config) -> StoredSe
         sel.iy[chosen],
         sel.ix[chosen],
         sel.half_life[chosen],
-        config.stats,
-        machine_params(config.signals),
+        stats,
+        machine_params(signals),
     )
     return StoredSelection(
         boundary_ms=boundary_ms,
@@ -254,13 +187,19 @@ def decide(
     machine: MachineState,
     open_gross_quote: float,
     markets: Mapping[str, MarketInfo],
-    config: Config,
+    *,
+    stats: StatsConfig,
+    signals: SignalsConfig,
+    sizing: SizingConfig,
 ) -> tuple[MachineState, list[PairDecision]]:
-    """Step every tracked pair one bar and size the entries (book cap in `pairs` order)."""
+    """Step every tracked pair one bar at `bar_ms` (UTC ms, bar open) and size the entries
+    (book cap in `pairs` order, from `open_gross_quote`, the open positions' gross notional
+    in quote currency): `stats` for the hedge and the entry guards, `signals` for the
+    machine, `sizing` for the sizes and the caps."""
     log_close = np.log(panel.close)
-    alpha, beta, z = last_bar_stats(panel, log_close, pairs, config.stats)
+    alpha, beta, z = last_bar_stats(panel, log_close, pairs, stats)
     half_life = np.array([selection.value(p, "half_life") for p in pairs])
-    gate = pair_gate(selection, pairs, beta, markets, config.stats)
+    gate = pair_gate(selection, pairs, beta, markets, stats)
     stale = np.array(
         [
             max(bars_since_real(panel, y, bar_ms), bars_since_real(panel, x, bar_ms))
@@ -269,7 +208,7 @@ def decide(
         dtype=np.int64,
     )
     new, action, reason = step_machine(
-        machine, z, half_life, machine_params(config.signals), gate=gate, bars_stale=stale
+        machine, z, half_life, machine_params(signals), gate=gate, bars_stale=stale
     )
     col = {s: k for k, s in enumerate(panel.symbols)}
     last = {s: last_real_close(panel, s) for p in pairs for s in p}
@@ -285,10 +224,10 @@ def decide(
                 int(action[k]),
                 markets.get(y),
                 markets.get(x),
-                config.sizing,
+                sizing,
                 (selection.value((y, x), "edge_mean"), selection.value((y, x), "edge_var")),
             )
-    capped = apply_book_caps([sizes[k] for k in sorted(sizes)], open_gross_quote, config.sizing)
+    capped = apply_book_caps([sizes[k] for k in sorted(sizes)], open_gross_quote, sizing)
     sizes = dict(zip(sorted(sizes), capped, strict=True))
     decisions = [
         PairDecision(

@@ -37,7 +37,8 @@ class ScanReport:
     selection_boundary_ms: int | None = None
     selected: list[list[str]] = field(default_factory=list)
     new_selection: bool = False
-    selection_changes: list[str] = field(default_factory=list)  # vs the previous selection
+    # vs the previous selection, in the digest's words (`tickets.digest.selection_diff`)
+    selection_changes: list[str] = field(default_factory=list)
     bars_decided: int = 0  # more than 1 when missed runs were caught up
     pairs_scanned: int = 0
     tickets: list[Ticket] = field(default_factory=list)

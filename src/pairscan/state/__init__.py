@@ -1,4 +1,5 @@
-"""I/O stage (state): the per-pair positions the hourly scan persists, in one SQLite file.
+"""I/O stage (state): the per-pair positions the hourly scan persists, in one SQLite file,
+with the scan's bookkeeping (stored selections, the digest's days: `state.digest`).
 
 Never imports ccxt, requests or click, and holds no trading rule: the scan steps the machine
 (`pairscan.signals`) and hands the new records to `StateStore.commit_run`.
@@ -14,6 +15,7 @@ from pairscan.state.records import (
     StateSnapshot,
 )
 from pairscan.state.schema import APPLICATION_ID, SCHEMA_VERSION
+from pairscan.state.selection import StoredSelection
 from pairscan.state.store import ExtraWork, StateStore, combine
 
 __all__ = [
@@ -28,5 +30,6 @@ __all__ = [
     "RunInfo",
     "StateSnapshot",
     "StateStore",
+    "StoredSelection",
     "combine",
 ]

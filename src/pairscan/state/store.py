@@ -159,6 +159,11 @@ class StateStore:
         with self._guard():
             return list(_records(self._connection(), f"WHERE state != {FLAT}").values())
 
+    def open_symbols(self) -> list[str]:
+        """Both legs' symbols of every open position, sorted: what the scan fetches even when
+        they left the universe, so those positions can still be closed."""
+        return sorted({s for r in self.open_positions() for s in (r.y_symbol, r.x_symbol)})
+
     def snapshot(self) -> StateSnapshot:
         """`last_bar_ms()` and `records()` as of one moment (one read transaction)."""
         if not self._initialised:

@@ -1,6 +1,6 @@
-"""The daily digest: when it is due, what it says about selection changes, sent once a day to
-each channel (a channel that missed it gets it at its next run), real SQLite and real HTTP to
-the local Slack server."""
+"""The daily digest: when it is due (`state.digest`), what it says about selection changes
+(`tickets.digest`), sent once a day to each channel (a channel that missed it gets it at its
+next run), real SQLite and real HTTP to the local Slack server."""
 
 from __future__ import annotations
 
@@ -10,23 +10,28 @@ from pathlib import Path
 from rich.console import Console
 
 from pairscan.config import Config, NotifyConfig
-from pairscan.jobs.digest import (
-    LAST_DIGEST_KEY,
-    channel_digest_day,
+from pairscan.market import MS_PER_DAY, MS_PER_HOUR, parse_utc
+from pairscan.notify import Channel, ConsoleChannel, SlackChannel, fan_out
+from pairscan.state import StateStore
+from pairscan.state.digest import LAST_DIGEST_KEY, channel_digest_day, digest_due
+from pairscan.tickets import PaperBook, build_paper_book, selection_writer
+from pairscan.tickets.digest import (
     channel_selection_changes,
-    digest_due,
+    digest_outgoing,
     selection_changes,
     selection_diff,
-    send_digest,
 )
-from pairscan.market import MS_PER_DAY, MS_PER_HOUR, parse_utc
-from pairscan.notify import ConsoleChannel, SlackChannel
-from pairscan.state import StateStore
-from pairscan.tickets import build_paper_book, selection_writer
 from tests.fakes.chat import FakeChat
 from tests.tickets.factories import make_ticket
 
 DAY = parse_utc("2026-05-15T00:00")
+
+
+def send_digest(
+    state: StateStore, channels: list[Channel], book: PaperBook, bar_ms: int
+) -> list[str]:
+    """The scan's digest step once due (`jobs.scan_bars.book_and_digest`): the channel errors."""
+    return fan_out(channels, digest_outgoing(state, book, bar_ms)).errors
 
 
 def _selection(pairs: list[tuple[str, str]], also: list[tuple[str, str]]) -> dict[str, object]:
@@ -41,16 +46,16 @@ def _selection(pairs: list[tuple[str, str]], also: list[tuple[str, str]]) -> dic
 def test_due_once_a_day_from_the_digest_hour(tmp_path: Path) -> None:
     config = Config(notify=NotifyConfig(digest_hour_utc=8))
     with StateStore(tmp_path / "s.sqlite") as state:
-        assert not digest_due(state, config, DAY + 7 * MS_PER_HOUR)
-        assert digest_due(state, config, DAY + 8 * MS_PER_HOUR)
+        assert not digest_due(state, config.notify, DAY + 7 * MS_PER_HOUR)
+        assert digest_due(state, config.notify, DAY + 8 * MS_PER_HOUR)
         console = Console(file=io.StringIO(), width=200)
         book = build_paper_book([make_ticket()], set(), {})
         assert send_digest(state, [ConsoleChannel(console)], book, DAY + 8 * MS_PER_HOUR) == []
         assert "Paper book digest" in console.file.getvalue()  # type: ignore[attr-defined]
-        assert not digest_due(state, config, DAY + 9 * MS_PER_HOUR)  # sent today
-        assert digest_due(state, config, DAY + MS_PER_DAY + 8 * MS_PER_HOUR)
+        assert not digest_due(state, config.notify, DAY + 9 * MS_PER_HOUR)  # sent today
+        assert digest_due(state, config.notify, DAY + MS_PER_DAY + 8 * MS_PER_HOUR)
         off = Config(notify=NotifyConfig(digest_hour_utc=None))
-        assert not digest_due(state, off, DAY + MS_PER_DAY + 8 * MS_PER_HOUR)
+        assert not digest_due(state, off.notify, DAY + MS_PER_DAY + 8 * MS_PER_HOUR)
 
 
 def test_selection_changes_since_the_last_digest(tmp_path: Path) -> None:
@@ -83,11 +88,11 @@ def _run(
     """One scan's digest step with fresh channels, as each run builds them: (due, errors,
     console output)."""
     out = io.StringIO()
-    channels = [
+    channels: list[Channel] = [
         ConsoleChannel(Console(file=out, width=200)),
         SlackChannel(fake.webhook_url, timeout_s=2, retry_budget_s=0),
     ]
-    due = digest_due(state, config, bar_ms)
+    due = digest_due(state, config.notify, bar_ms)
     errors = send_digest(state, channels, build_paper_book([], set(), {}), bar_ms) if due else []
     return due, errors, out.getvalue()
 
@@ -146,8 +151,8 @@ def test_the_single_digest_day_of_earlier_versions_is_honoured(tmp_path: Path) -
     with StateStore(tmp_path / "s.sqlite") as state:
         state.commit_run(DAY, [])  # a state database with the outbox tables
         state.set_meta(LAST_DIGEST_KEY, str(DAY // MS_PER_DAY))
-        assert not digest_due(state, config, DAY + 9 * MS_PER_HOUR)
-        assert digest_due(state, config, DAY + MS_PER_DAY + 8 * MS_PER_HOUR)
+        assert not digest_due(state, config.notify, DAY + 9 * MS_PER_HOUR)
+        assert digest_due(state, config.notify, DAY + MS_PER_DAY + 8 * MS_PER_HOUR)
 
 
 def test_no_digest_is_due_when_digests_are_off(tmp_path: Path, fake_chat: FakeChat) -> None:
@@ -156,7 +161,7 @@ def test_no_digest_is_due_when_digests_are_off(tmp_path: Path, fake_chat: FakeCh
     with StateStore(tmp_path / "s.sqlite") as state:
         fake_chat.set_down("slack")
         assert _run(state, on, fake_chat, DAY + 8 * MS_PER_HOUR)[0]  # Slack owes it now
-        assert not digest_due(state, off, DAY + 9 * MS_PER_HOUR)
+        assert not digest_due(state, off.notify, DAY + 9 * MS_PER_HOUR)
 
 
 # ---- the change list: one source for the header's count and the lines ------------------------
@@ -166,7 +171,7 @@ def _digest_text(state: StateStore, bar_ms: int) -> str:
     """The console digest of a run at `bar_ms` ('' when none is due)."""
     config = Config(notify=NotifyConfig(channels=("console",), digest_hour_utc=8))
     out = io.StringIO()
-    if digest_due(state, config, bar_ms):
+    if digest_due(state, config.notify, bar_ms):
         book = build_paper_book([], set(), {})
         assert (
             send_digest(state, [ConsoleChannel(Console(file=out, width=200))], book, bar_ms) == []
