@@ -177,7 +177,7 @@ class FakeBinance:
         self,
         *,
         market_types: tuple[str, ...] = ("spot", "linear"),
-        timeout_ms: int = 2000,
+        timeout_ms: int = 10_000,
         enable_rate_limit: bool = False,
         options: Mapping[str, Any] | None = None,
         **extra: Any,
@@ -186,7 +186,9 @@ class FakeBinance:
 
         Every `urls['api']` key is replaced (a stray endpoint gives a logged 404, never the
         network). `market_types` is `options.fetchMarkets.types`; the default loads spot and
-        USD-M; pass `("linear",)` for binanceusdm's own default.
+        USD-M; pass `("linear",)` for binanceusdm's own default. `timeout_ms` is generous:
+        on a busy CI machine a normal answer took over 2 s and a read timeout added a request
+        a test counted; a test about timeouts sets its own.
         """
         merged_options: dict[str, Any] = {"fetchMarkets": {"types": list(market_types)}}
         merged_options.update(options or {})
