@@ -28,15 +28,14 @@ import numpy as np
 import pandas as pd
 from statsmodels.regression.rolling import RollingOLS
 
-from pairscan.stats.kernels.rolling import (
+from pairscan.stats.kernels.pair_stats import (
     pair_stats_indexed_into_nb,
     pair_stats_last_nb,
-    rolling_ols_indexed_into_nb,
-    rolling_ols_into_nb,
     rolling_ols_spread_z_into_nb,
     spread_zscore_into_nb,
 )
-from pairscan.stats.ols import pair_stats_last, resync_bars_for, rolling_ols
+from pairscan.stats.kernels.rolling import rolling_ols_indexed_into_nb, rolling_ols_into_nb
+from pairscan.stats.ols import pair_stats_last, resync_bars_for, rolling_pair_stats
 
 N_BARS, N_SYMBOLS, WINDOW, Z_WINDOW, SEED = 8_760, 100, 720, 720, 42
 SM_PAIRS, PD_PAIRS, REPEATS = 12, 200, 5
@@ -75,10 +74,10 @@ COMPILE_CHILD = """
 import time
 t = time.perf_counter()
 import numpy as np
-from pairscan.stats.ols import pair_stats_last, rolling_ols, spread_zscore
+from pairscan.stats.ols import pair_stats_last, rolling_pair_stats, rolling_pair_stats_indexed
 lp = 11 + np.cumsum(np.random.default_rng(0).normal(0, 0.01, (50, 3)), axis=0)
-a, b = rolling_ols(lp[:, :2], lp[:, 1:], 10)
-spread_zscore(lp[:, :2], lp[:, 1:], a, b, 10)
+rolling_pair_stats(lp[:, :2], lp[:, 1:], 10, 10)
+rolling_pair_stats_indexed(lp, np.array([0]), np.array([1]), 10, 10)
 pair_stats_last(lp, np.array([0]), np.array([1]), 10, 10)
 print(f"{time.perf_counter() - t:.3f}")
 """
@@ -155,7 +154,7 @@ def main() -> None:
     )
     if not fused_same:
         raise SystemExit("agreement gate failed: fused kernel differs from ols + sz")
-    t_wrap = best(lambda: rolling_ols(y, x, WINDOW), repeats=3)
+    t_wrap = best(lambda: rolling_pair_stats(y, x, WINDOW, Z_WINDOW), repeats=3)
     iy64, ix64 = iy.astype(np.int64), ix.astype(np.int64)
 
     # Indexed kernels: the same pairs as column indices into lp, no (n_bars, n_pairs) inputs.
@@ -263,7 +262,6 @@ def main() -> None:
         ),
         ("pandas rolling cov/var + z, per pair", PD_PAIRS, t_pd * PD_PAIRS * N_BARS, 1 / t_pd),
         ("rolling_ols_into_nb alpha+beta, preallocated", n_pairs, t_ols, pair_bars / t_ols),
-        ("rolling_ols() wrapper, fresh outputs", n_pairs, t_wrap, pair_bars / t_wrap),
         ("spread_zscore_into_nb spread+z, preallocated", n_pairs, t_sz, pair_bars / t_sz),
         (
             "every bar alpha+beta+spread+z (ols + sz)",
@@ -277,6 +275,7 @@ def main() -> None:
             t_fused,
             pair_bars / t_fused,
         ),
+        ("rolling_pair_stats() wrapper, fresh outputs", n_pairs, t_wrap, pair_bars / t_wrap),
         (
             "rolling_ols_indexed_into_nb alpha+beta, prealloc.",
             n_pairs,

@@ -15,7 +15,7 @@ from pairscan.demo.source import DemoSource
 from pairscan.fetch import fetch_closed_candles
 from pairscan.market import MS_PER_HOUR, MarketInfo, parse_utc
 from pairscan.sizing import SIDE_LONG, size_pair, spread_vol
-from pairscan.stats import log_prices, rolling_ols
+from pairscan.stats import log_prices, rolling_pair_stats
 
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "LTC/USDT:USDT", "BCH/USDT:USDT")
 WINDOW_BARS = 720  # 30 days of hourly bars, for the hedge ratio and the spread vol alike
@@ -46,7 +46,7 @@ def test_next_day_realised_pnl_vol_is_within_20_percent_of_target(y: str, x: str
     close = panel.close
     assert np.isfinite(close[:, [iy, ix]]).all()
     ly, lx = log_prices(close[:, iy]), log_prices(close[:, ix])
-    _, beta = rolling_ols(ly, lx, WINDOW_BARS)  # causal: bar t uses bars t-719..t
+    _, beta, _, _ = rolling_pair_stats(ly, lx, WINDOW_BARS, WINDOW_BARS)  # causal: t-719..t
     sigma = spread_vol(ly, lx, beta, WINDOW_BARS)  # causal too, with beta_t
     # Size at each day's close from data up to that bar, hold the quantities for 24 bars.
     entries = np.arange(WINDOW_BARS, panel.n_bars - BARS_PER_DAY, BARS_PER_DAY)

@@ -15,14 +15,10 @@ from pairscan.stats import all_pairs
 from pairscan.stats.ols import (
     log_prices,
     pair_stats_last,
-    rolling_ols,
-    rolling_ols_frame,
-    rolling_ols_indexed,
     rolling_pair_stats,
     rolling_pair_stats_indexed,
-    spread_zscore,
-    spread_zscore_frame,
 )
+from tests.stats.rolling_oracles import rolling_ols, rolling_ols_indexed, spread_zscore
 
 RTOL = 1e-10
 
@@ -146,25 +142,6 @@ def test_spread_and_z_equal_plain_pandas() -> None:
     assert np.isfinite(z).sum() > 10_000
 
 
-def test_frame_wrappers_keep_labels() -> None:
-    lp = _synthetic(400, 2, seed=4)
-    index = pd.date_range("2025-01-01", periods=400, freq="h", tz="UTC")
-    y = pd.DataFrame(lp[:, [0]], index=index, columns=["ETH~BTC"])
-    x = pd.DataFrame(lp[:, [1]], index=index, columns=["BTC"])
-    alpha, beta = rolling_ols_frame(y, x, 100)
-    assert isinstance(beta, pd.DataFrame)
-    assert beta.index.equals(index)
-    assert list(beta.columns) == ["ETH~BTC"]
-    np.testing.assert_array_equal(beta.to_numpy(), rolling_ols(lp[:, [0]], lp[:, [1]], 100)[1])
-    _spread, z = spread_zscore_frame(y, x, alpha, beta, 50)
-    assert z.index.equals(index)
-    _s_alpha, s_beta = rolling_ols_frame(y["ETH~BTC"], x["BTC"], 100)
-    assert isinstance(s_beta, pd.Series)
-    assert s_beta.name == "ETH~BTC"
-    with pytest.raises(ValueError, match=r"^x: index"):
-        rolling_ols_frame(y, x.shift(1, freq="h"), 100)
-
-
 def test_scan_mode_equals_last_row_of_full_kernels() -> None:
     lp = _synthetic(3_000, 12, seed=9, nan_frac=0.005)
     iy, ix = np.triu_indices(12, 1)
@@ -224,32 +201,30 @@ def test_no_look_ahead(
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda y, x: rolling_ols(y, x[:, :2], 10), "^x: shape"),
-        (lambda y, x: rolling_ols(y[:-1], x, 10), "^x: shape"),
-        (lambda y, x: rolling_ols(y, x, 2), "^window_bars: must be between 3 and 50"),
-        (lambda y, x: rolling_ols(y, x, 51), "^window_bars: must be between 3 and 50"),
-        (lambda y, x: rolling_ols(y, x, 10.0), "^window_bars: expected an integer"),
-        (lambda y, x: rolling_ols(y, x, 10, min_nobs=11), "^min_nobs: must be between 3 and 10"),
-        (lambda y, x: rolling_ols(y, x, 10, min_nobs=2), "^min_nobs: must be between 3 and 10"),
-        (lambda y, x: rolling_ols(y[None], x[None], 10), "^y: expected a 1-D or 2-D"),
-        (lambda y, x: rolling_ols(y[:2], x[:2], 3), "^window_bars: needs at least 3 bars"),
-        (lambda y, x: spread_zscore(y, x, y, x[:, :1], 10), "^beta: shape"),
-        (lambda y, x: spread_zscore(y, x, y[:4], x, 10), "^alpha: shape"),
-        (lambda y, x: spread_zscore(y, x, y, x, 60), "^z_window_bars: must be between 3 and 50"),
+        (lambda y, x: rolling_pair_stats(y, x[:, :2], 10, 10), "^x: shape"),
+        (lambda y, x: rolling_pair_stats(y[:-1], x, 10, 10), "^x: shape"),
+        (lambda y, x: rolling_pair_stats(y, x, 2, 10), "^window_bars: must be between 3 and 50"),
+        (lambda y, x: rolling_pair_stats(y, x, 51, 10), "^window_bars: must be between 3 and 50"),
+        (lambda y, x: rolling_pair_stats(y, x, 10.0, 10), "^window_bars: expected an integer"),
+        (lambda y, x: rolling_pair_stats(y, x, 10, 10, 11), "^min_nobs: must be between 3 and 10"),
+        (lambda y, x: rolling_pair_stats(y, x, 10, 10, 2), "^min_nobs: must be between 3 and 10"),
+        (lambda y, x: rolling_pair_stats(y[None], x[None], 10, 10), "^y: expected a 1-D or 2-D"),
+        (lambda y, x: rolling_pair_stats(y[:2], x[:2], 3, 3), "^window_bars: needs at least 3"),
+        (lambda y, x: rolling_pair_stats(y, x, 10, 60), "^z_window_bars: must be between 3 and 50"),
         (lambda y, x: pair_stats_last(y, [0], [0], 10, 10), "^ix: pair 0 regresses"),
         (lambda y, x: pair_stats_last(y, [0], [3], 10, 10), "^ix: symbol columns"),
         (lambda y, x: pair_stats_last(y, [0.5], [1], 10, 10), "^iy: expected a 1-D integer"),
         (lambda y, x: pair_stats_last(y, [0, 1], [1], 10, 10), "^ix: length 1"),
         (lambda y, x: pair_stats_last(y, [0], [1], 10, 2), "^z_window_bars: must be between"),
         (lambda y, x: pair_stats_last(y[:, 0], [0], [1], 10, 10), "^log_prices: expected"),
-        (lambda y, x: rolling_ols_indexed(y, [0], [0], 10), "^ix: pair 0 regresses"),
-        (lambda y, x: rolling_ols_indexed(y, [3], [1], 10), "^iy: symbol columns"),
-        (lambda y, x: rolling_ols_indexed(y, [0], [-1], 10), "^ix: symbol columns"),
-        (lambda y, x: rolling_ols_indexed(y, [0, 1], [1], 10), "^ix: length 1"),
-        (lambda y, x: rolling_ols_indexed(y, [[0]], [1], 10), "^iy: expected a 1-D integer"),
-        (lambda y, x: rolling_ols_indexed(y, [0], [1], 51), "^window_bars: must be between 3"),
-        (lambda y, x: rolling_ols_indexed(y, [0], [1], 10, min_nobs=2), "^min_nobs: must be"),
-        (lambda y, x: rolling_ols_indexed(y[:, 0], [0], [1], 10), "^log_prices: expected"),
+        (lambda y, x: rolling_pair_stats_indexed(y, [3], [1], 10, 10), "^iy: symbol columns"),
+        (lambda y, x: rolling_pair_stats_indexed(y, [0], [-1], 10, 10), "^ix: symbol columns"),
+        (lambda y, x: rolling_pair_stats_indexed(y, [[0]], [1], 10, 10), "^iy: expected a 1-D int"),
+        (lambda y, x: rolling_pair_stats_indexed(y[:, 0], [0], [1], 10, 10), "^log_prices: expect"),
+        (
+            lambda y, x: rolling_pair_stats_indexed(y, [0], [1], 10, 10, min_nobs=2),
+            "^min_nobs: must be between 3 and 10",
+        ),
         (lambda y, x: rolling_pair_stats_indexed(y, [1], [1], 10, 10), "^ix: pair 0 regresses"),
         (lambda y, x: rolling_pair_stats_indexed(y, [0], [9], 10, 10), "^ix: symbol columns"),
         (lambda y, x: rolling_pair_stats_indexed(y, [0], [1, 2], 10, 10), "^ix: length 2"),
@@ -263,7 +238,6 @@ def test_no_look_ahead(
         (lambda y, x: log_prices(np.array([1.0, 0.0, np.nan])), r"^prices: must be > 0.*\(1,\)"),
         (lambda y, x: log_prices(pd.Series([1.0, -2.0])), "^prices: must be > 0"),
         (lambda y, x: log_prices(np.array([1.0, np.inf])), "^prices: must be > 0"),
-        (lambda y, x: rolling_ols_frame(y, x, 10), "^y: expected a DataFrame"),
     ],
 )
 def test_bad_input_names_the_argument(call, message) -> None:  # type: ignore[no-untyped-def]

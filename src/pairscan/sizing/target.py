@@ -50,7 +50,7 @@ def spread_vol(
 
     log_y, log_x: float64 (n_bars, n_pairs) log prices (`pairscan.stats.log_prices`), NaN for
         missing bars; 1-D = one pair, returned 1-D.
-    beta: the hedge ratio known at each bar (e.g. from `pairscan.stats.rolling_ols`), same shape.
+    beta: the hedge ratio known at each bar (`pairscan.stats.rolling_pair_stats`), same shape.
     window_bars: returns in the window, 3..n_bars (the config's `sizing.vol_window_bars`).
     min_nobs: valid returns the window needs, 3..window_bars; default half the window (at
         least 3), so a few missing bars do not blank the vol.

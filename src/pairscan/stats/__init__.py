@@ -17,13 +17,8 @@ from pairscan.stats.meanrev import KalmanResult, half_life, hurst, kalman_hedge
 from pairscan.stats.ols import (
     log_prices,
     pair_stats_last,
-    rolling_ols,
-    rolling_ols_frame,
-    rolling_ols_indexed,
     rolling_pair_stats,
     rolling_pair_stats_indexed,
-    spread_zscore,
-    spread_zscore_frame,
 )
 from pairscan.stats.selection import PairSelection, Reason, hedge_in_band, select_pairs
 
@@ -44,12 +39,7 @@ __all__ = [
     "log_prices",
     "mackinnon_pvalue",
     "pair_stats_last",
-    "rolling_ols",
-    "rolling_ols_frame",
-    "rolling_ols_indexed",
     "rolling_pair_stats",
     "rolling_pair_stats_indexed",
     "select_pairs",
-    "spread_zscore",
-    "spread_zscore_frame",
 ]

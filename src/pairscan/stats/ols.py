@@ -1,10 +1,7 @@
 """Stage 3 (stats): rolling OLS hedge ratio, spread and z-score for all pairs at once.
 
-One module (~440 lines): every public wrapper shares the same validation helpers and
-label handling below; split, those would become a public API.
-
-Thin wrappers around `pairscan.stats.kernels.rolling`: validate once, call one Numba kernel,
-re-attach pandas labels. No I/O and no trading rule here.
+Thin wrappers around `pairscan.stats.kernels.pair_stats`: validate once, call one Numba kernel.
+No I/O and no trading rule here.
 
 Conventions shared by every function:
 
@@ -12,9 +9,10 @@ Conventions shared by every function:
   the elasticity of y to x and the spread is a log-price residual. Plain prices work too, but
   then beta is a ratio of price units and is not comparable across pairs.
 * Shapes: float64 `(n_bars, n_pairs)`, time along axis 0 (oldest first), column p of `y` is
-  regressed on column p of `x`. A 1-D array is one pair and comes back 1-D. The `*_indexed`
-  functions and `pair_stats_last` take one `(n_bars, n_symbols)` matrix and integer columns
-  `iy`, `ix` instead (pair p regresses symbol iy[p] on ix[p]) and never build the pair columns.
+  regressed on column p of `x`. A 1-D array is one pair and comes back 1-D.
+  `rolling_pair_stats_indexed` and `pair_stats_last` take one `(n_bars, n_symbols)` matrix
+  and integer columns `iy`, `ix` instead (pair p regresses symbol iy[p] on ix[p]) and never
+  build the pair columns.
 * Units: windows are counted in bars (hourly candles: `window_bars=720` is 30 days).
 * Missing bars: a bar where x or y is NaN (or infinite) is skipped. A window needs at least
   `min_nobs` valid bars (default: the whole window), else the output is NaN. All-NaN columns are
@@ -30,25 +28,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from pairscan.stats.kernels.rolling import (
+from pairscan.stats.kernels.pair_stats import (
     pair_stats_indexed_into_nb,
     pair_stats_last_nb,
-    rolling_ols_indexed_into_nb,
-    rolling_ols_nb,
-    rolling_ols_spread_z_nb,
-    spread_zscore_nb,
+    rolling_ols_spread_z_into_nb,
 )
 
 __all__ = [
     "log_prices",
     "pair_stats_last",
-    "rolling_ols",
-    "rolling_ols_frame",
-    "rolling_ols_indexed",
     "rolling_pair_stats",
     "rolling_pair_stats_indexed",
-    "spread_zscore",
-    "spread_zscore_frame",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -146,63 +136,6 @@ def log_prices(prices: Any) -> Any:
     return logged
 
 
-def rolling_ols(
-    y: Any, x: Any, window_bars: int, min_nobs: int | None = None
-) -> tuple[FloatArray, FloatArray]:
-    """Rolling OLS hedge ratio of y on [1, x] for every pair at once: y_t = alpha + beta x_t + e.
-
-    y, x: float64 (n_bars, n_pairs) log prices (1-D = one pair, returned 1-D).
-    window_bars: window length in bars, 3..n_bars.
-    min_nobs: valid bars (x and y both finite) a window needs, 3..window_bars; default
-        window_bars (any missing bar in the window gives NaN).
-    Returns (alpha, beta), each float64 shaped like y; alpha in log-price units, beta unitless.
-
-    Alignment: the value at bar t uses bars t-window_bars+1..t only (causal). Warm-up: the first
-    window_bars-1 rows are NaN. NaN also where fewer than min_nobs valid bars are in the window,
-    and where x is flat over the window (a forward-filled outage: population std of x below 1e-9,
-    or below the rounding level of the running sums), because beta is undefined there.
-    Oracle: a fresh least-squares fit (numpy lstsq, or statsmodels
-    RollingOLS(method="lstsq", missing="drop")) of the valid bars of each window, to ~1e-12.
-    Cost: O(1) per bar and pair (anchored running sums, exact recompute every 2 windows).
-    """
-    y2, one_d = _as_2d(y, "y")
-    x2, _ = _as_2d(x, "x")
-    _check_same_shape(y2, "y", x2, "x")
-    window, nobs = _check_windows(y2.shape[0], window_bars, min_nobs, "window_bars", "min_nobs")
-    alpha, beta = rolling_ols_nb(y2, x2, window, nobs, resync_bars_for(window))
-    return _out(alpha, one_d), _out(beta, one_d)
-
-
-def spread_zscore(
-    y: Any, x: Any, alpha: Any, beta: Any, z_window_bars: int, min_nobs: int | None = None
-) -> tuple[FloatArray, FloatArray]:
-    """Spread y - alpha_t - beta_t x_t and its rolling z-score, for every pair at once.
-
-    y, x: float64 (n_bars, n_pairs) log prices; alpha, beta: the hedge ratio known at each bar
-    (from `rolling_ols`), same shape. 1-D inputs are one pair and come back 1-D.
-    z_window_bars: z-score window in bars, 3..n_bars.
-    min_nobs: finite spreads the z window needs, 3..z_window_bars; default z_window_bars.
-    Returns (spread, z): spread in log-price units, z = (spread_t - mean) / std in std units.
-
-    Alignment: the spread at bar t uses alpha_t, beta_t, y_t, x_t; z at bar t uses the spreads of
-    bars t-z_window_bars+1..t (mean and std with ddof=1). Both causal. Warm-up: the first
-    z_window_bars-1 rows of z are NaN, and the spread is NaN wherever alpha/beta are (the first
-    window_bars-1 rows of `rolling_ols`). z is NaN with fewer than min_nobs finite spreads, or when
-    they are all equal.
-    Oracle: pandas `spread.rolling(z_window_bars, min_periods=min_nobs)` mean/std, to ~1e-9.
-    """
-    y2, one_d = _as_2d(y, "y")
-    x2, _ = _as_2d(x, "x")
-    a2, _ = _as_2d(alpha, "alpha")
-    b2, _ = _as_2d(beta, "beta")
-    _check_same_shape(y2, "y", x2, "x")
-    _check_same_shape(y2, "y", a2, "alpha")
-    _check_same_shape(y2, "y", b2, "beta")
-    window, nobs = _check_windows(y2.shape[0], z_window_bars, min_nobs, "z_window_bars", "min_nobs")
-    spread, z = spread_zscore_nb(y2, x2, a2, b2, window, nobs, resync_bars_for(window))
-    return _out(spread, one_d), _out(z, one_d)
-
-
 def rolling_pair_stats(
     y: Any,
     x: Any,
@@ -211,11 +144,28 @@ def rolling_pair_stats(
     min_nobs: int | None = None,
     z_min_nobs: int | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """`rolling_ols` then `spread_zscore` on its alpha/beta, fused into one pass over y and x.
+    """Rolling hedge ratio y_t = alpha + beta x_t + e, its spread and the spread's rolling
+    z-score, for every pair at once in one pass over y and x.
 
-    Same arguments, alignment, warm-up and NaN rules as those two functions (z_min_nobs is the
-    `min_nobs` of `spread_zscore`); returns (alpha, beta, spread, z), each float64 shaped like y,
-    bit-identical to the two-step path but without re-reading alpha and beta from memory.
+    y, x: float64 (n_bars, n_pairs) log prices (1-D = one pair, returned 1-D).
+    window_bars: OLS window in bars, 3..n_bars; min_nobs: valid bars (x and y both finite) it
+        needs, 3..window_bars, default window_bars (any missing bar in the window gives NaN).
+    z_window_bars: z-score window in bars, 3..n_bars; z_min_nobs: finite spreads it needs,
+        3..z_window_bars, default z_window_bars.
+    Returns (alpha, beta, spread, z), each float64 shaped like y: alpha and spread in log-price
+    units, beta unitless, z = (spread_t - mean) / std (ddof=1) in standard deviations.
+
+    Alignment (all causal): alpha and beta at bar t use bars t-window_bars+1..t; the spread at t
+    is y_t - alpha_t - beta_t x_t; z at t uses the spreads of bars t-z_window_bars+1..t.
+    Warm-up: the first window_bars-1 rows of alpha, beta and spread and the first
+    z_window_bars-1 rows of z are NaN. NaN also below min_nobs valid bars, where x is flat over
+    the window (a forward-filled outage: population std of x below 1e-9, or below the rounding
+    level of the running sums; beta is undefined there), below z_min_nobs finite spreads, and
+    where the spreads are all equal.
+    Oracles: alpha, beta equal a fresh least-squares fit (numpy lstsq, or statsmodels
+    RollingOLS(method="lstsq", missing="drop")) of the valid bars of each window to ~1e-12; z
+    equals pandas `spread.rolling(z_window_bars, min_periods=z_min_nobs)` mean/std to ~1e-9.
+    Cost: O(1) per bar and pair (anchored running sums, exact recompute every 2 windows).
     """
     y2, one_d = _as_2d(y, "y")
     x2, _ = _as_2d(x, "x")
@@ -224,7 +174,8 @@ def rolling_pair_stats(
     window, nobs, z_window, z_nobs = _check_pair_windows(
         n_bars, window_bars, min_nobs, z_window_bars, z_min_nobs
     )
-    alpha, beta, spread, z = rolling_ols_spread_z_nb(
+    alpha, beta, spread, z = (np.empty(y2.shape) for _ in range(4))
+    rolling_ols_spread_z_into_nb(
         y2,
         x2,
         window,
@@ -233,6 +184,10 @@ def rolling_pair_stats(
         z_window,
         z_nobs,
         resync_bars_for(z_window),
+        alpha,
+        beta,
+        spread,
+        z,
     )
     return _out(alpha, one_d), _out(beta, one_d), _out(spread, one_d), _out(z, one_d)
 
@@ -252,14 +207,14 @@ def pair_stats_last(
     log_prices: float64 (n_bars, n_symbols) log closes (log prices by default: see
         `log_prices`), NaN for missing bars.
     iy, ix: integer (n_pairs,) column indices; pair p regresses symbol iy[p] on symbol ix[p].
-    window_bars, min_nobs: the OLS window and its rule, as in `rolling_ols`.
-    z_window_bars, z_min_nobs: the z window and its rule, as in `spread_zscore`.
+    window_bars, min_nobs, z_window_bars, z_min_nobs: the windows and their rules, as in
+        `rolling_pair_stats`.
     Returns (alpha, beta, spread, z), each float64 (n_pairs,), for bar n_bars-1.
 
-    Equals the last row of `rolling_ols` then `spread_zscore` on the columns
-    log_prices[:, iy], log_prices[:, ix] (oracle, to ~1e-10) without building those
-    (n_bars, n_pairs) matrices: only the last window_bars + z_window_bars - 1 bars are read, and
-    memory is O(n_symbols x that + n_pairs).
+    Equals the last row of `rolling_pair_stats` on the columns log_prices[:, iy],
+    log_prices[:, ix] (oracle, to ~1e-10) without building those (n_bars, n_pairs) matrices:
+    only the last window_bars + z_window_bars - 1 bars are read, and memory is
+    O(n_symbols x that + n_pairs).
     """
     lp, iy_arr, ix_arr = _check_indexed(log_prices, iy, ix)
     n_bars = lp.shape[0]
@@ -270,40 +225,6 @@ def pair_stats_last(
         lp, iy_arr, ix_arr, window, z_window, nobs, z_nobs, resync_bars_for(window)
     )
     return alpha, beta, spread, z
-
-
-def rolling_ols_indexed(
-    log_prices: Any,
-    iy: Any,
-    ix: Any,
-    window_bars: int,
-    *,
-    min_nobs: int | None = None,
-) -> tuple[FloatArray, FloatArray]:
-    """`rolling_ols` for pairs of columns of one price matrix, without building the pair columns.
-
-    log_prices: float64 (n_bars, n_symbols) log closes (see `log_prices`), NaN for missing bars.
-    iy, ix: integer (n_pairs,) column indices; pair p regresses symbol iy[p] on symbol ix[p]
-        (`all_pairs` gives every unordered pair).
-    window_bars, min_nobs: the OLS window and its rule, as in `rolling_ols`.
-    Returns (alpha, beta), each float64 (n_bars, n_pairs): alpha in log-price units, beta
-    unitless.
-
-    Oracle: bit-identical (NaNs included) to `rolling_ols(log_prices[:, iy], log_prices[:, ix],
-    window_bars, min_nobs)`, itself equal to lstsq on each window to ~1e-12. Alignment: the
-    value at bar t uses bars t-window_bars+1..t only. Warm-up: the first window_bars-1 rows are
-    NaN; NaN also below min_nobs valid bars and where x is flat, as in `rolling_ols`. Memory:
-    the outputs only; the two (n_bars, n_pairs) input matrices of `rolling_ols` (2 x 347 MB for
-    4,950 pairs x 8,760 bars) are never built, x and y are read from the symbol rows.
-    """
-    lp, iy_arr, ix_arr = _check_indexed(log_prices, iy, ix)
-    window, nobs = _check_windows(lp.shape[0], window_bars, min_nobs, "window_bars", "min_nobs")
-    shape = (lp.shape[0], iy_arr.shape[0])
-    alpha, beta = np.empty(shape), np.empty(shape)
-    rolling_ols_indexed_into_nb(
-        lp, iy_arr, ix_arr, window, nobs, resync_bars_for(window), alpha, beta
-    )
-    return alpha, beta
 
 
 def rolling_pair_stats_indexed(
@@ -321,18 +242,16 @@ def rolling_pair_stats_indexed(
 
     log_prices: float64 (n_bars, n_symbols) log closes (see `log_prices`), NaN for missing bars.
     iy, ix: integer (n_pairs,) column indices; pair p regresses symbol iy[p] on symbol ix[p].
-    window_bars, min_nobs: the OLS window and its rule, as in `rolling_ols`.
-    z_window_bars, z_min_nobs: the z window and its rule, as in `spread_zscore`.
+    window_bars, min_nobs, z_window_bars, z_min_nobs: the windows and their rules, as in
+        `rolling_pair_stats`.
     Returns (alpha, beta, spread, z), each float64 (n_bars, n_pairs): alpha and spread in
     log-price units, beta unitless, z in standard deviations.
 
     Oracle: bit-identical (NaNs included) to `rolling_pair_stats(log_prices[:, iy],
-    log_prices[:, ix], ...)`, i.e. to `rolling_ols` then `spread_zscore`. Alignment: alpha and
-    beta at bar t use bars t-window_bars+1..t; the spread at t uses them and the prices of bar t;
-    z at t uses the spreads of bars t-z_window_bars+1..t; all causal. Warm-up: the first
-    window_bars-1 rows of alpha, beta and spread and the first z_window_bars-1 rows of z are
-    NaN. NaN rules (min_nobs, flat x, equal spreads) as in those functions. Its last row equals
-    `pair_stats_last` (to ~1e-10), which computes only that row.
+    log_prices[:, ix], ...)`; alignment, warm-up and NaN rules as there. Its last row equals
+    `pair_stats_last` (to ~1e-10), which computes only that row. Memory: the outputs only; the
+    two (n_bars, n_pairs) input matrices (2 x 347 MB for 4,950 pairs x 8,760 bars) are never
+    built, x and y are read from the symbol rows.
     """
     lp, iy_arr, ix_arr = _check_indexed(log_prices, iy, ix)
     n_bars = lp.shape[0]
@@ -389,56 +308,3 @@ def _check_indexed(
             f"ix: pair {int(same[0])} regresses symbol {int(ix_arr[same[0]])} on itself"
         )
     return lp, iy_arr, ix_arr
-
-
-def _labels(ref: Labeled, other: Labeled, name: str, ref_name: str) -> None:
-    if not isinstance(other, Labeled):
-        raise ValueError(f"{name}: expected a DataFrame or Series like {ref_name}")
-    if other.shape != ref.shape:
-        raise ValueError(f"{name}: shape {other.shape} does not match {ref_name} {ref.shape}")
-    if not other.index.equals(ref.index):
-        raise ValueError(f"{name}: index is not aligned with {ref_name}'s (reindex both first)")
-
-
-def _like(ref: Labeled, values: FloatArray) -> Labeled:
-    if isinstance(ref, pd.DataFrame):
-        return pd.DataFrame(values, index=ref.index, columns=ref.columns)
-    return pd.Series(values, index=ref.index, name=ref.name)
-
-
-def rolling_ols_frame(
-    y: Labeled, x: Labeled, window_bars: int, min_nobs: int | None = None
-) -> tuple[Labeled, Labeled]:
-    """`rolling_ols` on pandas: y, x are DataFrames (n_bars, n_pairs) or Series of log prices
-    on the same index (column p of y on column p of x). Returns (alpha, beta) with y's index and
-    columns (or name). Alignment, warm-up, min_nobs rule and oracle as in `rolling_ols`."""
-    if not isinstance(y, Labeled):
-        raise ValueError("y: expected a DataFrame or Series")
-    _labels(y, x, "x", "y")
-    alpha, beta = rolling_ols(y.to_numpy(np.float64), x.to_numpy(np.float64), window_bars, min_nobs)
-    return _like(y, alpha), _like(y, beta)
-
-
-def spread_zscore_frame(
-    y: Labeled,
-    x: Labeled,
-    alpha: Labeled,
-    beta: Labeled,
-    z_window_bars: int,
-    min_nobs: int | None = None,
-) -> tuple[Labeled, Labeled]:
-    """`spread_zscore` on pandas objects sharing y's index and shape. Returns (spread, z) with
-    y's index and columns. Alignment, warm-up and oracle as in `spread_zscore`."""
-    if not isinstance(y, Labeled):
-        raise ValueError("y: expected a DataFrame or Series")
-    for name, other in (("x", x), ("alpha", alpha), ("beta", beta)):
-        _labels(y, other, name, "y")
-    spread, z = spread_zscore(
-        y.to_numpy(np.float64),
-        x.to_numpy(np.float64),
-        alpha.to_numpy(np.float64),
-        beta.to_numpy(np.float64),
-        z_window_bars,
-        min_nobs,
-    )
-    return _like(y, spread), _like(y, z)
