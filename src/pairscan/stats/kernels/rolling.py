@@ -38,7 +38,7 @@ from pairscan.stats.kernels.window import (
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _ols_from_sums(
+def ols_from_sums(
     n: float,
     sx: float,
     sy: float,
@@ -81,12 +81,11 @@ def _ols_row_nb(
     flat_run: np.ndarray,
     last_x: np.ndarray,
     min_nobs: int,
-    emit: bool,
     ar: np.ndarray,
     br: np.ndarray,
 ) -> None:
     """One bar of a block of pairs: bar (xr, yr) enters the window, bar (xo, yo) leaves it (all
-    NaN while nothing leaves), then alpha and beta from the updated sums if `emit`.
+    NaN while nothing leaves), then alpha and beta from the updated sums.
 
     One loop, so each pair's state is loaded and stored once per bar; 1-D rows with the state
     rows passed as separate arrays: LLVM needs both to vectorise across the block's pairs.
@@ -107,17 +106,16 @@ def _ols_row_nb(
         sxx[j] = s_xx
         sy[j] = s_y
         sxy[j] = s_xy
-        if emit:  # loop-invariant: LLVM unswitches it, both loops stay vectorised
-            a, b = _ols_from_sums(n, s_x, s_y, s_xx, s_xy, cx[j], cy[j], flat_run[j], min_nobs)
-            ar[j] = a
-            br[j] = b
+        a, b = ols_from_sums(n, s_x, s_y, s_xx, s_xy, cx[j], cy[j], flat_run[j], min_nobs)
+        ar[j] = a
+        br[j] = b
 
 
 @njit(cache=True, error_model="numpy")
 def _ols_emit_row_nb(state: np.ndarray, min_nobs: int, ar: np.ndarray, br: np.ndarray) -> None:
     """alpha and beta rows from the state as it stands (after a resync)."""
     for j in range(ar.shape[0]):
-        a, b = _ols_from_sums(
+        a, b = ols_from_sums(
             state[CNT, j],
             state[SX, j],
             state[SY, j],
@@ -172,21 +170,17 @@ def ols_step_nb(
     window_bars: int,
     min_nobs: int,
     resync_bars: int,
-    first_resync: int,
     p0: int,
     p1: int,
     state: np.ndarray,
     bufs: np.ndarray,
     alpha_row: np.ndarray,
     beta_row: np.ndarray,
-    emit: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Advance the rolling OLS of pairs p0..p1-1 to bar t and write its alpha and beta rows.
 
-    Resyncs at bar first_resync and every resync_bars after it; emit False leaves the alpha
-    and beta rows unwritten (scan mode needs only the last z window of them). bufs:
-    (5, p1 - p0) scratch, row 4 all NaN (the leaving bar during warm-up). Returns the (y, x)
-    rows of bar t, for the spread.
+    Resyncs every resync_bars bars. bufs: (5, p1 - p0) scratch, row 4 all NaN (the leaving bar
+    during warm-up). Returns the (y, x) rows of bar t, for the spread.
     """
     yr, xr, yo, xo = bar_rows_nb(ysrc, xsrc, iy, ix, t, t - window_bars, p0, p1, bufs)
     # Warm-up rows: a min_nobs no window reaches, so every value is NaN.
@@ -194,12 +188,11 @@ def ols_step_nb(
     s = state
     _ols_row_nb(
         xr, yr, xo, yo, s[CNT], s[SX], s[SXX], s[CX], s[SY], s[SXY], s[CY], s[FLAT_RUN], s[LAST_X],
-        nobs, emit, alpha_row, beta_row,
+        nobs, alpha_row, beta_row,
     )  # fmt: skip
-    if t >= first_resync and (t - first_resync) % resync_bars == 0:
+    if (t + 1) % resync_bars == 0:
         resync_nb(ysrc, xsrc, iy, ix, t, window_bars, p0, p1, state, bufs[2], bufs[3])
-        if emit:
-            _ols_emit_row_nb(state, nobs, alpha_row, beta_row)
+        _ols_emit_row_nb(state, nobs, alpha_row, beta_row)
     return yr, xr
 
 
@@ -224,9 +217,8 @@ def _ols_block_nb(
         ar = alpha_out[t, p0:p1]
         br = beta_out[t, p0:p1]
         ols_step_nb(
-            t, ysrc, xsrc, iy, ix, window_bars, min_nobs, resync_bars, resync_bars - 1, p0, p1,
-            state, bufs, ar, br, True,
-        )  # fmt: skip
+            t, ysrc, xsrc, iy, ix, window_bars, min_nobs, resync_bars, p0, p1, state, bufs, ar, br
+        )
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
