@@ -330,7 +330,7 @@ def _pair_last_nb(
             if math.isfinite(xo) and math.isfinite(yo):
                 n, sx, sxx, _, dxo = slide_series(cnt, sx, sxx, 0.0, False, xo, True, cx)
                 _, sy, _, _, dyo = slide_series(cnt, sy, 0.0, 0.0, False, yo, True, cy)
-                sxy = slide(sxy, 0.0, dxo * dyo)
+                sxy = slide(sxy, -0.0, dxo * dyo)
                 cnt = n
         # Exact start at the first full window of the slice, then the usual resync cadence.
         if k == window_bars - 1 or (k >= window_bars and (k + 1 - window_bars) % resync_bars == 0):

@@ -96,12 +96,17 @@ def slide_series(
     bar was added with the same anchor: anchors only move in `resync_nb`, which recomputes every
     bar still in the window. Selects, not branches, so the caller's loop over pairs vectorises.
     """
-    d_in = v_in - anchor if ok_in else 0.0
+    # No bar entering adds -0.0, no bar leaving subtracts +0.0: both are exact for every value
+    # (a sum of +0.0 may only turn -0.0 into +0.0), and both are identities LLVM removes where a
+    # flag is a constant (the one-pair scan path), so the chain of dependent adds stays as short
+    # as a hand-written add or remove.
+    d_in = v_in - anchor if ok_in else -0.0
     d_out = v_out - anchor if ok_out else 0.0
+    sq_in = d_in * d_in if ok_in else -0.0
     # `slide`'s order (entering added, then leaving removed), written out: an inlined helper
     # inside an inlined helper costs compile time at every call site.
-    n = n + (1.0 if ok_in else 0.0) - (1.0 if ok_out else 0.0)
-    return n, s1 + d_in - d_out, s2 + d_in * d_in - d_out * d_out, d_in, d_out
+    n = n + (1.0 if ok_in else -0.0) - (1.0 if ok_out else 0.0)
+    return n, s1 + d_in - d_out, s2 + sq_in - d_out * d_out, d_in, d_out
 
 
 @njit(cache=True, error_model="numpy", inline="always")
